@@ -1,0 +1,120 @@
+"""The Heap SCIM service: ``create_app`` wires configuration, the database and the two doors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import graph
+import scim
+from heap import cli
+from heap.extensions import db, migrate
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; ``config`` overrides the environment (tests pass their database here)."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(_defaults(app))
+    if config:
+        app.config.from_mapping(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+    _configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    scim.init_app(app)
+    graph.init_app(app)
+    cli.init_app(app)
+    _track_requests(app)
+    return app
+
+
+def _defaults(app: Flask) -> dict[str, Any]:
+    database_url = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{Path(app.instance_path) / 'heap.db'}"
+    )
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": os.environ.get("SECRET_KEY"),
+        # How long a viewer token minted by `flask users token` stays valid.
+        "VIEWER_TOKEN_MAX_AGE": int(os.environ.get("VIEWER_TOKEN_MAX_AGE", 12 * 3600)),
+        # Per SCIM token. Okta retries 429s after Retry-After on its own.
+        "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "1200 per minute"),
+        # memory:// suits one process; several processes share redis://.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret, generated once, so no secret ever lives in the code."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Foreign keys on, and WAL with a busy timeout so concurrent writers wait, not fail."""
+    if isinstance(connection, sqlite3.Connection):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def _configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    for name in ("heap", "scim", "graph", app.logger.name):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(app.config["LOG_LEVEL"])
+        logger.propagate = False
+
+
+def _track_requests(app: Flask) -> None:
+    """A request id on every response and log line; a client-sent id is kept if it is sane."""
+
+    @app.before_request
+    def assign_request_id() -> None:
+        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        # Only a plain token goes into the logs: no spaces or newlines to forge log lines with.
+        g.request_id = sent if _SAFE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+    @app.after_request
+    def expose_request_id(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        app.logger.info("%s %s -> %s", request.method, request.path, response.status_code)
+        return response

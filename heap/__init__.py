@@ -1,0 +1,1 @@
+"""Heap's account, teammate and SCIM provisioning domain: models, rules and services."""

@@ -1,0 +1,180 @@
+"""Operator commands: ``flask --app app accounts|scim|users|demo ...``.
+
+Deployment scripts parse this output: a command that succeeds prints exactly its result on
+stdout; a refusal prints one line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from heap import tokens
+from heap.actors import Operator
+from heap.errors import HeapError, NotFound
+from heap.models import Plan
+from heap.services import accounts, roles, scim, users
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+OPERATOR = Operator()
+DEMO_ACCOUNT = "Acme"
+DEMO_ADMIN = "admin@acme.example"
+DEMO_DEFAULT_ROLE = "Analyst"
+
+accounts_cli = AppGroup("accounts", help="Create accounts and change their plan.")
+scim_cli = AppGroup("scim", help="Enable SCIM and manage SCIM tokens.")
+users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
+
+
+def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
+    """A HeapError becomes one clear line on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except HeapError as error:
+            click.echo(f"Error: {error.message}", err=True)
+            raise SystemExit(1) from None
+
+    return wrapper
+
+
+@accounts_cli.command("create")
+@click.argument("name")
+@click.option("--plan", "plan_name", required=True, help="free, growth, pro or premier")
+@click.option("--sso/--no-sso", default=False, help="Whether SSO is configured.")
+@click.option("--admin", "admin_email", help="Invite this email as the first Admin.")
+@refusals_to_stderr
+def create_account(name: str, plan_name: str, sso: bool, admin_email: str | None) -> None:
+    """Create an account with the built-in roles; prints its id."""
+    plan = accounts.parse_plan(plan_name)
+    account = accounts.create(actor=OPERATOR, name=name, plan=plan, sso_configured=sso)
+    if admin_email:
+        admin = roles.get_by_ref(account=account, ref="Admin")
+        users.invite(account=account, actor=OPERATOR, email=admin_email, role_id=admin.id)
+    click.echo(account.id)
+
+
+@accounts_cli.command("set-plan")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("plan_name", metavar="PLAN")
+@refusals_to_stderr
+def set_plan(account_ref: str, plan_name: str) -> None:
+    """Move an account to another plan."""
+    plan = accounts.parse_plan(plan_name)
+    account = accounts.get_by_ref(ref=account_ref)
+    accounts.set_plan(account=account, actor=OPERATOR, plan=plan)
+    click.echo(f"{account.name} is now on {plan.value}.")
+
+
+@accounts_cli.command("configure-sso")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.option("--off", is_flag=True, help="Mark SSO as not configured.")
+@refusals_to_stderr
+def configure_sso(account_ref: str, off: bool) -> None:
+    """Record that SSO is (or is no longer) configured for an account."""
+    account = accounts.get_by_ref(ref=account_ref)
+    accounts.configure_sso(account=account, actor=OPERATOR, configured=not off)
+    click.echo(f"SSO {'not ' if off else ''}configured for {account.name}.")
+
+
+@scim_cli.command("enable")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.option("--default-role", "role_ref", required=True, help="Role name (or id) for new users.")
+@refusals_to_stderr
+def enable_scim(account_ref: str, role_ref: str) -> None:
+    """Enable SCIM; prints the new bearer token and nothing else."""
+    account = accounts.get_by_ref(ref=account_ref)
+    role = roles.get_by_ref(account=account, ref=role_ref)
+    _, token = scim.enable(account=account, actor=OPERATOR, default_role_id=role.id)
+    click.echo(token)
+
+
+@scim_cli.command("rotate-token")
+@click.argument("account_ref", metavar="ACCOUNT")
+@refusals_to_stderr
+def rotate_token(account_ref: str) -> None:
+    """Print a new SCIM token; earlier tokens keep working until revoked."""
+    account = accounts.get_by_ref(ref=account_ref)
+    _, token = scim.rotate_token(account=account, actor=OPERATOR)
+    click.echo(token)
+
+
+@scim_cli.command("disable")
+@click.argument("account_ref", metavar="ACCOUNT")
+@refusals_to_stderr
+def disable_scim(account_ref: str) -> None:
+    """Disable SCIM: revoke every token and unlink teams; users stay."""
+    account = accounts.get_by_ref(ref=account_ref)
+    scim.disable(account=account, actor=OPERATOR)
+    click.echo(f"SCIM disabled for {account.name}.")
+
+
+@users_cli.command("token")
+@click.argument("email")
+@refusals_to_stderr
+def viewer_token(email: str) -> None:
+    """Print a signed viewer token for the GraphQL API."""
+    click.echo(_viewer_token(email))
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@refusals_to_stderr
+def demo(as_json: bool) -> None:
+    """Make sure the Acme demo account exists with SCIM on; print URLs and fresh tokens."""
+    account = accounts.find_by_name(name=DEMO_ACCOUNT) or accounts.create(
+        actor=OPERATOR, name=DEMO_ACCOUNT, plan=Plan.PREMIER, sso_configured=True
+    )
+    if not account.is_premier:
+        accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.PREMIER)
+    if not account.sso_configured:
+        accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
+    if users.find_identity(account=account, user_name=DEMO_ADMIN) is None:
+        admin = roles.get_by_ref(account=account, ref="Admin")
+        users.invite(account=account, actor=OPERATOR, email=DEMO_ADMIN, role_id=admin.id)
+    if account.scim_enabled:
+        _, scim_token = scim.rotate_token(account=account, actor=OPERATOR)
+    else:
+        role = roles.get_by_ref(account=account, ref=DEMO_DEFAULT_ROLE)
+        _, scim_token = scim.enable(account=account, actor=OPERATOR, default_role_id=role.id)
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    result: dict[str, Any] = {
+        "account_id": account.id,
+        "scim_token": scim_token,
+        "viewer_token": _viewer_token(DEMO_ADMIN),
+        "scim_base_url": f"{base}/scim/v2",
+        "graphql_url": f"{base}/graphql",
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"Account:        {DEMO_ACCOUNT} (id {account.id}), admin {DEMO_ADMIN}")
+    click.echo(f"SCIM base URL:  {result['scim_base_url']}")
+    click.echo(f"SCIM token:     {scim_token}")
+    click.echo(f"GraphiQL:       {result['graphql_url']}")
+    click.echo(f"Viewer token:   {result['viewer_token']}")
+    click.echo('  (GraphiQL headers: {"Authorization": "Bearer <viewer token>"})')
+
+
+def _viewer_token(email: str) -> str:
+    user = users.find_active_by_email(email=email)
+    if user is None:
+        raise NotFound(f"No active teammate with email {email}.")
+    return tokens.sign_viewer_token(current_app.config["SECRET_KEY"], user.id)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(accounts_cli)
+    app.cli.add_command(scim_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo)

@@ -1,0 +1,108 @@
+"""Domain errors. ``ErrorCode`` is the one list of codes both doors map to their wire format."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorCode(StrEnum):
+    NOT_FOUND = "NOT_FOUND"
+    INVALID = "INVALID"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    EMAIL_IN_OTHER_ACCOUNT = "EMAIL_IN_OTHER_ACCOUNT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    PLAN_REQUIRED = "PLAN_REQUIRED"
+    SSO_REQUIRED = "SSO_REQUIRED"
+    SCIM_NOT_ENABLED = "SCIM_NOT_ENABLED"
+    SCIM_ALREADY_ENABLED = "SCIM_ALREADY_ENABLED"
+    SCIM_MANAGED = "SCIM_MANAGED"
+    TEAM_SCIM_MANAGED = "TEAM_SCIM_MANAGED"
+    LAST_ADMIN = "LAST_ADMIN"
+    ROLE_BUILT_IN = "ROLE_BUILT_IN"
+    ROLE_IN_USE = "ROLE_IN_USE"
+    ROLE_IS_SCIM_DEFAULT = "ROLE_IS_SCIM_DEFAULT"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+
+
+class HeapError(Exception):
+    """A refusal the caller can act on. ``field`` names the input at fault, when there is one."""
+
+    code: ClassVar[ErrorCode]
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(HeapError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Invalid(HeapError):
+    code = ErrorCode.INVALID
+
+
+class AlreadyExists(HeapError):
+    code = ErrorCode.ALREADY_EXISTS
+
+
+class EmailInOtherAccount(HeapError):
+    code = ErrorCode.EMAIL_IN_OTHER_ACCOUNT
+
+
+class Unauthenticated(HeapError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(HeapError):
+    code = ErrorCode.FORBIDDEN
+
+
+class PlanRequired(HeapError):
+    code = ErrorCode.PLAN_REQUIRED
+
+
+class SsoRequired(HeapError):
+    code = ErrorCode.SSO_REQUIRED
+
+
+class ScimNotEnabled(HeapError):
+    code = ErrorCode.SCIM_NOT_ENABLED
+
+
+class ScimAlreadyEnabled(HeapError):
+    code = ErrorCode.SCIM_ALREADY_ENABLED
+
+
+class ScimManaged(HeapError):
+    code = ErrorCode.SCIM_MANAGED
+
+
+class TeamScimManaged(HeapError):
+    code = ErrorCode.TEAM_SCIM_MANAGED
+
+
+class LastAdmin(HeapError):
+    code = ErrorCode.LAST_ADMIN
+
+
+class RoleBuiltIn(HeapError):
+    code = ErrorCode.ROLE_BUILT_IN
+
+
+class RoleInUse(HeapError):
+    code = ErrorCode.ROLE_IN_USE
+
+
+class RoleIsScimDefault(HeapError):
+    code = ErrorCode.ROLE_IS_SCIM_DEFAULT
+
+
+class TokenRevoked(HeapError):
+    code = ErrorCode.TOKEN_REVOKED

@@ -1,0 +1,1 @@
+"""Verb-named, keyword-only service functions; one call is one transaction."""

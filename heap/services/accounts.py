@@ -1,0 +1,109 @@
+"""Accounts (Heap organisations): creation, plan and SSO."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from heap import policy
+from heap.actors import Actor
+from heap.errors import AlreadyExists, Invalid, NotFound
+from heap.extensions import db
+from heap.models import Account, Plan
+from heap.services import audit, roles
+from heap.transaction import Attempt, unit_of_work
+
+MAX_ACCOUNT_NAME = 255
+
+
+def get(*, account_id: int) -> Account:
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"No account with id {account_id}.", field="account")
+    return account
+
+
+def get_by_ref(*, ref: str) -> Account:
+    """An account by name, or by id when ``ref`` is a number (the CLI's ACCOUNT argument)."""
+    account = db.session.scalar(select(Account).where(Account.name == ref))
+    if account is None and ref.isdigit():
+        account = db.session.get(Account, int(ref))
+    if account is None:
+        raise NotFound(f"No account named or numbered {ref!r}.", field="account")
+    return account
+
+
+def find_by_name(*, name: str) -> Account | None:
+    return db.session.scalar(select(Account).where(Account.name == name))
+
+
+def parse_plan(value: str) -> Plan:
+    try:
+        return Plan(value.strip().lower())
+    except ValueError:
+        known = ", ".join(plan.value for plan in Plan)
+        raise Invalid(f"Unknown plan {value!r}; choose one of {known}.", field="plan") from None
+
+
+def create(*, actor: Actor, name: str, plan: Plan, sso_configured: bool = False) -> Account:
+    """A new account with the built-in roles; operators only (sign-up lives elsewhere)."""
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_ACCOUNT_NAME:
+        raise Invalid(
+            f"An account needs a name of 1 to {MAX_ACCOUNT_NAME} characters.", field="name"
+        )
+    if name.isdigit():
+        # The CLI takes "an id or a name": a numeric name would be ambiguous.
+        raise Invalid("An account name cannot be only digits.", field="name")
+    with unit_of_work():
+        policy.ensure_admin(actor)
+        if find_by_name(name=name) is not None:
+            raise AlreadyExists(f"An account named {name!r} already exists.", field="name")
+        account = Account(name=name, plan=plan.value, sso_configured=sso_configured)
+        db.session.add(account)
+        db.session.flush()
+        roles.seed_builtin(account=account)
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="account.create",
+            target_kind="account",
+            target_id=account.id,
+            target_label=name,
+            details={"plan": plan.value, "sso_configured": sso_configured},
+        )
+    return account
+
+
+def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
+    """Leaving Premier keeps SCIM settings but idles them: the SCIM door answers 403 meanwhile."""
+    with unit_of_work(Attempt(account.id, actor, "account.set_plan", "account", str(account.id))):
+        policy.ensure_admin(actor)
+        if account.plan != plan.value:
+            old_plan, account.plan = account.plan, plan.value
+            audit.record(
+                account_id=account.id,
+                actor=actor,
+                action="account.set_plan",
+                target_kind="account",
+                target_id=account.id,
+                target_label=account.name,
+                details={"from": old_plan, "to": plan.value},
+            )
+    return account
+
+
+def configure_sso(*, account: Account, actor: Actor, configured: bool) -> Account:
+    with unit_of_work(Attempt(account.id, actor, "account.configure_sso", "account")):
+        policy.ensure_admin(actor)
+        if account.sso_configured != configured:
+            account.sso_configured = configured
+            audit.record(
+                account_id=account.id,
+                actor=actor,
+                action="account.configure_sso",
+                target_kind="account",
+                target_id=account.id,
+                target_label=account.name,
+                details={"sso_configured": configured},
+            )
+    return account

@@ -1,0 +1,57 @@
+"""The audit log: every change, skip and refusal, answering "why is this user not in Heap?"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from heap.actors import Actor
+from heap.extensions import db
+from heap.models import Account, AuditEvent, AuditOutcome
+
+
+def record(
+    *,
+    account_id: int,
+    actor: Actor,
+    action: str,
+    target_kind: str | None = None,
+    target_id: str | int | None = None,
+    target_label: str | None = None,
+    outcome: AuditOutcome = AuditOutcome.APPLIED,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an event to the current transaction; it commits or rolls back with the change."""
+    event = AuditEvent(
+        account_id=account_id,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        target_kind=target_kind,
+        target_id=None if target_id is None else str(target_id),
+        target_label=target_label,
+        outcome=outcome.value,
+        reason=reason,
+        details=details,
+    )
+    db.session.add(event)
+    return event
+
+
+def list_events(
+    *, account: Account, limit: int, before_id: int | None = None
+) -> Sequence[AuditEvent]:
+    """Newest first; ``before_id`` continues from the last event of the previous page."""
+    query = select(AuditEvent).where(AuditEvent.account_id == account.id)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
+
+
+def count_events(*, account: Account) -> int:
+    query = select(func.count()).where(AuditEvent.account_id == account.id)
+    return db.session.scalar(query) or 0

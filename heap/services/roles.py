@@ -1,0 +1,134 @@
+"""Roles: the four built-ins every account starts with, and the custom ones Admins add."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from heap import policy
+from heap.actors import Actor
+from heap.errors import AlreadyExists, Invalid, NotFound
+from heap.extensions import db
+from heap.models import ADMIN_ROLE, BUILTIN_ROLES, Account, Role, User
+from heap.services import audit
+from heap.transaction import Attempt, unit_of_work
+
+MAX_ROLE_NAME = 64
+
+
+def seed_builtin(*, account: Account) -> None:
+    """Add the built-in roles to a new account, inside the caller's transaction."""
+    db.session.add_all(
+        Role(account_id=account.id, name=name, is_builtin=True, is_admin=name == ADMIN_ROLE)
+        for name in BUILTIN_ROLES
+    )
+    db.session.flush()
+
+
+def list_roles(*, account: Account) -> Sequence[Role]:
+    """Built-ins first in their fixed order, then custom roles by name."""
+    roles = db.session.scalars(select(Role).where(Role.account_id == account.id)).all()
+    order = {name: index for index, name in enumerate(BUILTIN_ROLES)}
+    return sorted(
+        roles, key=lambda role: (not role.is_builtin, order.get(role.name, 0), role.name.lower())
+    )
+
+
+def get(*, account: Account, role_id: int, field: str = "roleId") -> Role:
+    role = db.session.get(Role, role_id)
+    if role is None or role.account_id != account.id:
+        raise NotFound("No such role in this account.", field=field)
+    return role
+
+
+def get_by_name(*, account: Account, name: str) -> Role | None:
+    query = select(Role).where(Role.account_id == account.id, Role.name == name)
+    return db.session.scalar(query)
+
+
+def get_by_ref(*, account: Account, ref: str) -> Role:
+    """A role by exact name, or by id when ``ref`` is a number (the CLI's ROLE argument)."""
+    role = get_by_name(account=account, name=ref)
+    if role is None and ref.isdigit():
+        role = db.session.get(Role, int(ref))
+    if role is None or role.account_id != account.id:
+        raise NotFound(f"No role {ref!r}. {valid_roles_sentence(account=account)}", field="role")
+    return role
+
+
+def valid_roles_sentence(*, account: Account) -> str:
+    names = ", ".join(role.name for role in list_roles(account=account))
+    return f"Valid roles: {names}."
+
+
+def create(*, account: Account, actor: Actor, name: str) -> Role:
+    name = _clean_name(name)
+    attempt = Attempt(account.id, actor, "role.create", "role", target_label=name)
+    with unit_of_work(attempt):
+        policy.ensure_may_manage_roles(actor)
+        _ensure_name_free(account=account, name=name)
+        role = Role(account_id=account.id, name=name)
+        db.session.add(role)
+        db.session.flush()
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="role.create",
+            target_kind="role",
+            target_id=role.id,
+            target_label=role.name,
+        )
+    return role
+
+
+def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
+    attempt = Attempt(account.id, actor, "role.rename", "role", str(role_id))
+    with unit_of_work(attempt):
+        role = get(account=account, role_id=role_id)
+        policy.ensure_may_rename_role(role, actor)
+        name = _clean_name(name)
+        if name != role.name:
+            _ensure_name_free(account=account, name=name)
+            old_name, role.name = role.name, name
+            audit.record(
+                account_id=account.id,
+                actor=actor,
+                action="role.rename",
+                target_kind="role",
+                target_id=role.id,
+                target_label=name,
+                details={"from": old_name, "to": name},
+            )
+    return role
+
+
+def delete(*, account: Account, actor: Actor, role_id: int) -> None:
+    attempt = Attempt(account.id, actor, "role.delete", "role", str(role_id))
+    with unit_of_work(attempt):
+        role = get(account=account, role_id=role_id)
+        in_use = db.session.scalar(select(func.count()).where(User.role_id == role.id)) or 0
+        policy.ensure_may_delete_role(account, role, actor, users_with_role=in_use)
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="role.delete",
+            target_kind="role",
+            target_id=role.id,
+            target_label=role.name,
+        )
+        db.session.delete(role)
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid("A role needs a name.", field="name")
+    if len(name) > MAX_ROLE_NAME:
+        raise Invalid(f"Role names are at most {MAX_ROLE_NAME} characters.", field="name")
+    return name
+
+
+def _ensure_name_free(*, account: Account, name: str) -> None:
+    if get_by_name(account=account, name=name) is not None:
+        raise AlreadyExists(f"A role named {name!r} already exists.", field="name")

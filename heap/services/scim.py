@@ -1,0 +1,180 @@
+"""SCIM settings and tokens: enable, disable, default role, mint, rotate, revoke, authenticate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from heap import policy, tokens
+from heap.actors import Actor, IdentityProvider
+from heap.errors import NotFound, TokenRevoked, Unauthenticated
+from heap.extensions import db, execute_counting
+from heap.models import Account, ScimToken, Team, utcnow
+from heap.services import audit, roles
+from heap.transaction import Attempt, unit_of_work
+
+# Writing last_used_at on every request would make each SCIM read a write (and contend for
+# SQLite's single writer); a minute's precision is all the token list shows.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Account, str]:
+    """Turn SCIM on; returns the first bearer token, which is never shown again."""
+    with unit_of_work(Attempt(account.id, actor, "scim.enable", "account", str(account.id))):
+        policy.ensure_may_enable_scim(account, actor)
+        role = roles.get(account=account, role_id=default_role_id, field="defaultRoleId")
+        account.scim_enabled = True
+        account.scim_default_role_id = role.id
+        account.scim_enabled_at = utcnow()
+        account.scim_enabled_by = actor.label
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="scim.enable",
+            target_kind="account",
+            target_id=account.id,
+            target_label=account.name,
+            details={"default_role": role.name},
+        )
+        _, raw = _mint(account=account, actor=actor)
+    return account, raw
+
+
+def disable(*, account: Account, actor: Actor) -> Account:
+    """Turn SCIM off: every token revoked, teams unlinked (kept, editable), users kept."""
+    with unit_of_work(Attempt(account.id, actor, "scim.disable", "account", str(account.id))):
+        policy.ensure_may_manage_scim(account, actor)
+        now = utcnow()
+        revoked = execute_counting(
+            update(ScimToken)
+            .where(ScimToken.account_id == account.id, ScimToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        unlinked = execute_counting(
+            update(Team)
+            .where(Team.account_id == account.id, Team.scim_managed.is_(True))
+            .values(scim_managed=False, updated_at=now)
+        )
+        account.scim_enabled = False
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="scim.disable",
+            target_kind="account",
+            target_id=account.id,
+            target_label=account.name,
+            details={"tokens_revoked": revoked, "teams_unlinked": unlinked},
+        )
+    return account
+
+
+def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account:
+    with unit_of_work(Attempt(account.id, actor, "scim.set_default_role", "role", str(role_id))):
+        policy.ensure_may_manage_scim(account, actor)
+        role = roles.get(account=account, role_id=role_id)
+        if account.scim_default_role_id != role.id:
+            account.scim_default_role_id = role.id
+            audit.record(
+                account_id=account.id,
+                actor=actor,
+                action="scim.set_default_role",
+                target_kind="role",
+                target_id=role.id,
+                target_label=role.name,
+            )
+    return account
+
+
+def rotate_token(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
+    """A new token beside the old ones, so Okta can be switched over before the old is revoked."""
+    with unit_of_work(Attempt(account.id, actor, "scim.rotate_token", "scim_token")):
+        policy.ensure_may_manage_scim(account, actor)
+        token, raw = _mint(account=account, actor=actor)
+    return token, raw
+
+
+def revoke_token(*, account: Account, actor: Actor, token_id: int) -> ScimToken:
+    attempt = Attempt(account.id, actor, "scim.revoke_token", "scim_token", str(token_id))
+    with unit_of_work(attempt):
+        policy.ensure_may_manage_scim(account, actor)
+        token = get_token(account=account, token_id=token_id)
+        if token.revoked_at is not None:
+            raise TokenRevoked("That token is already revoked.", field="tokenId")
+        token.revoked_at = utcnow()
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="scim.revoke_token",
+            target_kind="scim_token",
+            target_id=token.id,
+            target_label=token.prefix,
+        )
+    return token
+
+
+def get_token(*, account: Account, token_id: int) -> ScimToken:
+    token = db.session.get(ScimToken, token_id)
+    if token is None or token.account_id != account.id:
+        raise NotFound("No such SCIM token in this account.", field="tokenId")
+    return token
+
+
+def list_tokens(*, account: Account) -> Sequence[ScimToken]:
+    query = select(ScimToken).where(ScimToken.account_id == account.id)
+    return db.session.scalars(query.order_by(ScimToken.id.desc())).all()
+
+
+def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
+    """The account and actor behind a presented bearer token.
+
+    Raises ``Unauthenticated`` (401) for a missing, unknown or revoked token, and the plan or
+    SCIM-off refusal (403) when the account may not be provisioned right now.
+    """
+    if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
+        raise Unauthenticated(_BAD_TOKEN)
+    digest = tokens.hash_token(raw_token)
+    token = db.session.scalar(select(ScimToken).where(ScimToken.token_hash == digest))
+    if token is None or not tokens.hashes_match(raw_token, token.token_hash):
+        raise Unauthenticated(_BAD_TOKEN)
+    if token.revoked_at is not None:
+        raise Unauthenticated(
+            "This SCIM token was revoked. Generate a new token in Heap and paste it into your "
+            "identity provider's API token field."
+        )
+    account = token.account
+    policy.ensure_idp_may_act(account)
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        with unit_of_work():
+            token.last_used_at = now
+    return account, IdentityProvider(token)
+
+
+_BAD_TOKEN = (
+    "The bearer token is missing or not valid. Copy the SCIM token from Heap (Account > Manage > "
+    "Account settings) into your identity provider's API token field."
+)
+
+
+def _mint(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
+    """A new token inside the caller's transaction, with its secret."""
+    raw = tokens.mint_scim_token()
+    token = ScimToken(
+        account_id=account.id,
+        prefix=tokens.visible_prefix(raw),
+        token_hash=tokens.hash_token(raw),
+        created_by=actor.label,
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(
+        account_id=account.id,
+        actor=actor,
+        action="scim.mint_token",
+        target_kind="scim_token",
+        target_id=token.id,
+        target_label=token.prefix,
+    )
+    return token, raw

@@ -1,0 +1,47 @@
+"""Bearer secrets: SCIM tokens (random, stored as a hash) and signed, expiring viewer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+SCIM_TOKEN_PREFIX = "heapscim_"
+# How much of a token the UI shows to tell tokens apart: the fixed prefix plus 6 random characters.
+VISIBLE_PREFIX_LENGTH = len(SCIM_TOKEN_PREFIX) + 6
+_VIEWER_SALT = "heap.viewer-token"
+
+
+def mint_scim_token() -> str:
+    """A new SCIM secret: 256 random bits, URL-safe so it pastes cleanly into Okta."""
+    return SCIM_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(raw: str) -> str:
+    # The secret carries 256 bits of entropy, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def visible_prefix(raw: str) -> str:
+    return raw[:VISIBLE_PREFIX_LENGTH]
+
+
+def hashes_match(raw: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(raw), stored_hash)
+
+
+def sign_viewer_token(secret_key: str, user_id: int) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=_VIEWER_SALT).dumps({"user_id": user_id})
+
+
+def read_viewer_token(secret_key: str, token: str, *, max_age: int) -> int | None:
+    """The user id a viewer token was issued for, or None when it is forged, garbled or expired."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=_VIEWER_SALT)
+    try:
+        payload = serializer.loads(token, max_age=max_age)
+    except (SignatureExpired, BadSignature):
+        return None
+    user_id = payload.get("user_id") if isinstance(payload, dict) else None
+    return user_id if isinstance(user_id, int) else None

@@ -1,0 +1,83 @@
+"""One service call, one transaction: commit on success, roll back on any exception."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from heap.actors import Actor
+from heap.errors import AlreadyExists, HeapError
+from heap.extensions import db
+from heap.models import AuditEvent, AuditOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What a service call is trying to do, so that a refusal can be audited after the rollback."""
+
+    account_id: int
+    actor: Actor
+    action: str
+    target_kind: str | None = None
+    target_id: str | None = None
+    target_label: str | None = None
+
+
+@contextmanager
+def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
+    """Run a block as one transaction; on a refusal, record it in its own transaction.
+
+    A concurrent request that wins a unique index race surfaces here as an IntegrityError; it
+    becomes ``AlreadyExists`` so the caller answers 409, never 500.
+    """
+    session = db.session
+    try:
+        yield
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        log.info("unique constraint race: %s", error.orig)
+        conflict = AlreadyExists(
+            "This conflicts with a change made at the same time. Retry the request."
+        )
+        _record_refusal(attempt, conflict)
+        raise conflict from error
+    except HeapError as error:
+        session.rollback()
+        _record_refusal(attempt, error)
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
+    if attempt is None:
+        return
+    session = db.session
+    try:
+        session.add(
+            AuditEvent(
+                account_id=attempt.account_id,
+                actor_kind=attempt.actor.kind,
+                actor_id=attempt.actor.id,
+                actor_label=attempt.actor.label,
+                action=attempt.action,
+                target_kind=attempt.target_kind,
+                target_id=attempt.target_id,
+                target_label=attempt.target_label,
+                outcome=AuditOutcome.REFUSED.value,
+                reason=f"{error.code}: {error.message}",
+            )
+        )
+        session.commit()
+    except SQLAlchemyError:
+        # The refusal itself must reach the caller even when the audit write cannot.
+        session.rollback()
+        log.exception("could not record refused %s", attempt.action)

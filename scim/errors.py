@@ -1,0 +1,104 @@
+"""Every failure under /scim/v2 leaves as an RFC 7644 §3.12 error body, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, g
+from flask_limiter.errors import RateLimitExceeded
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from heap.errors import ErrorCode, HeapError
+from scim import bp
+from scim.responses import error_response
+
+log = logging.getLogger(__name__)
+
+# code -> (HTTP status, scimType)
+_STATUS: dict[ErrorCode, tuple[int, str | None]] = {
+    ErrorCode.NOT_FOUND: (404, None),
+    ErrorCode.INVALID: (400, "invalidValue"),
+    ErrorCode.ALREADY_EXISTS: (409, "uniqueness"),
+    ErrorCode.EMAIL_IN_OTHER_ACCOUNT: (409, "uniqueness"),
+    ErrorCode.UNAUTHENTICATED: (401, None),
+    ErrorCode.FORBIDDEN: (403, None),
+    ErrorCode.PLAN_REQUIRED: (403, None),
+    ErrorCode.SSO_REQUIRED: (403, None),
+    ErrorCode.SCIM_NOT_ENABLED: (403, None),
+    ErrorCode.SCIM_MANAGED: (403, None),
+    ErrorCode.TEAM_SCIM_MANAGED: (403, None),
+    ErrorCode.LAST_ADMIN: (409, None),
+}
+
+
+class ScimError(Exception):
+    """A wire-level refusal: malformed body, unsupported parameter, bad path."""
+
+    def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.scim_type = scim_type
+
+
+@bp.errorhandler(HeapError)
+def heap_error(error: HeapError) -> Response:
+    status, scim_type = _STATUS.get(error.code, (400, "invalidValue"))
+    headers = {"WWW-Authenticate": 'Bearer realm="Heap SCIM"'} if status == 401 else None
+    return error_response(status, error.message, scim_type=scim_type, headers=headers)
+
+
+@bp.errorhandler(ScimError)
+def scim_error(error: ScimError) -> Response:
+    return error_response(error.status, error.detail, scim_type=error.scim_type)
+
+
+@bp.errorhandler(ValidationError)
+def validation_error(error: ValidationError) -> Response:
+    return error_response(400, _flatten(error.messages), scim_type="invalidValue")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    # Okta reschedules the remaining work after Retry-After on its own; the header is added by
+    # the limiter (headers_enabled), the body says what happened.
+    return error_response(
+        429, f"Too many requests for this SCIM token ({error.description}). Retry later."
+    )
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    detail = {
+        404: "No such SCIM endpoint. The base URL ends in /scim/v2; resources are /Users, "
+        "/Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas.",
+        405: "This endpoint does not support that HTTP method.",
+        413: "The request body is too large.",
+        415: "Send the body as application/scim+json or application/json.",
+    }.get(status, error.description or "The request could not be handled.")
+    return error_response(status, detail, scim_type="invalidSyntax" if status == 400 else None)
+
+
+@bp.errorhandler(Exception)
+def unexpected_error(error: Exception) -> Response:
+    request_id = g.get("request_id", "-")
+    log.exception("unhandled error in SCIM request %s", request_id)
+    return error_response(
+        500, f"Heap could not complete this request. Quote request id {request_id} to Heap support."
+    )
+
+
+def _flatten(messages: object, prefix: str = "") -> str:
+    """marshmallow's nested messages as one readable sentence per field."""
+    if isinstance(messages, dict):
+        parts = [
+            _flatten(value, f"{prefix}{key}." if not isinstance(key, int) else f"{prefix}[{key}].")
+            for key, value in messages.items()
+        ]
+        return " ".join(parts)
+    if isinstance(messages, list):
+        text = " ".join(str(message) for message in messages)
+        return f"{prefix.rstrip('.')}: {text}" if prefix else text
+    return f"{prefix.rstrip('.')}: {messages}" if prefix else str(messages)

@@ -1,0 +1,120 @@
+"""Fixtures: one app per database (SQLite always, PostgreSQL with TEST_DATABASE_URL), clean tables
+between tests, a client, and helpers for SCIM and GraphQL calls.
+
+Every test that takes ``app`` runs on each configured database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from heap.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+_TABLES = (
+    "team_memberships",
+    "scim_identities",
+    "users",
+    "teams",
+    "scim_tokens",
+    "audit_events",
+    "roles",
+    "accounts",
+)
+_apps: dict[str, Flask] = {}
+
+
+def _database_urls(tmp_root: Path) -> dict[str, str | None]:
+    return {
+        "sqlite": f"sqlite:///{tmp_root / 'heap-test.db'}",
+        "postgresql": TEST_DATABASE_URL,
+    }
+
+
+@pytest.fixture(scope="session")
+def _tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("db")
+
+
+def _make_app(backend: str, url: str) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "test-secret-key",
+            "RATELIMIT_ENABLED": True,
+            "SCIM_RATE_LIMIT": "100000 per minute",
+            "PUBLIC_BASE_URL": "http://localhost",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    with app.app_context():
+        if backend == "postgresql":
+            # A fresh schema per run, built by the migrations themselves.
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
+    return app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql" and not TEST_DATABASE_URL:
+        if IN_CI:
+            pytest.fail("CI must run the PostgreSQL suite: set TEST_DATABASE_URL")
+        pytest.skip("PostgreSQL tests run when TEST_DATABASE_URL is set")
+    return name
+
+
+@pytest.fixture
+def app(backend: str, _tmp_root: Path) -> Iterator[Flask]:
+    """The app on one database, with an app context held for the test's factories and services."""
+    if backend not in _apps:
+        url = _database_urls(_tmp_root)[backend]
+        assert url is not None
+        _apps[backend] = _make_app(backend, url)
+    app = _apps[backend]
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _clean(backend)
+
+
+def _clean(backend: str) -> None:
+    with db.engine.begin() as connection:
+        if backend == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE"))
+            return
+        connection.execute(text("UPDATE accounts SET scim_default_role_id = NULL"))
+        for table in _TABLES:
+            connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def database_url(app: Flask) -> str:
+    return str(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def json_of(response: Any) -> Any:
+    """The body of a test-client response as JSON, whatever its (SCIM) content type."""
+    import json
+
+    return json.loads(response.get_data(as_text=True))
