@@ -1,4 +1,4 @@
-"""The Heap domain as tables: accounts, roles, users, SCIM identities, teams, tokens, audit."""
+"""The Heap domain as tables: accounts, roles, users, SCIM identities, teams, tokens, audit.
 
 Uniqueness lives in the database, not only in Python, so that concurrent requests from several
 app processes cannot create duplicates: every rule below that says "unique" is an index.
