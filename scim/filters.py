@@ -376,7 +376,7 @@ class MultiValued:
     AND predicate)`. A bare `emails.value eq ...` compares `default_sub_attr` when no sub is given.
     """
 
-    resolve: Callable[[AttrPath], Attribute]
+    resolve: Resolver
     exists: Callable[[ColumnElement[bool]], ColumnElement[bool]]
     default_sub_attr: str = "value"
 
