@@ -93,7 +93,8 @@ def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
 
 
 def configure_sso(*, account: Account, actor: Actor, configured: bool) -> Account:
-    with unit_of_work(Attempt(account.id, actor, "account.configure_sso", "account")):
+    attempt = Attempt(account.id, actor, "account.configure_sso", "account", str(account.id))
+    with unit_of_work(attempt):
         policy.ensure_admin(actor)
         if account.sso_configured != configured:
             account.sso_configured = configured

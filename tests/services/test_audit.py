@@ -1,0 +1,121 @@
+"""services.audit and the unit of work: events per change, refusals recorded after rollback."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+from flask import Flask
+
+from heap.actors import Operator
+from heap.errors import AlreadyExists, LastAdmin, ScimManaged
+from heap.extensions import db
+from heap.models import Account, AuditOutcome, Role, Team
+from heap.services import audit, roles, teams, users
+from heap.transaction import Attempt, unit_of_work
+from tests.factories import AccountFactory, TeamFactory, UserFactory, role, scim_account
+from tests.services.helpers import admin_of, events, member_ids
+
+OPERATOR = Operator()
+
+
+def test_record_writes_with_the_change_and_lists_newest_first(app: Flask) -> None:
+    account = cast(Account, AccountFactory.create())
+    other = cast(Account, AccountFactory.create())
+    with unit_of_work():
+        for n in range(5):
+            audit.record(
+                account_id=account.id,
+                actor=OPERATOR,
+                action=f"test.{n}",
+                target_kind="thing",
+                target_id=n,
+                details={"n": n},
+            )
+        audit.record(account_id=other.id, actor=OPERATOR, action="test.other")
+    page = audit.list_events(account=account, limit=3)
+    assert [e.action for e in page] == ["test.4", "test.3", "test.2"]
+    assert page[0].target_id == "4" and page[0].details == {"n": 4}
+    assert (page[0].actor_kind, page[0].actor_id, page[0].actor_label) == (
+        "operator",
+        None,
+        "operator (cli)",
+    )
+    rest = audit.list_events(account=account, limit=3, before_id=page[-1].id)
+    assert [e.action for e in rest] == ["test.1", "test.0"]
+    assert audit.count_events(account=account) == 5
+    assert audit.count_events(account=other) == 1
+
+
+def test_an_event_rolls_back_with_its_change(app: Flask) -> None:
+    account = cast(Account, AccountFactory.create())
+    with pytest.raises(RuntimeError), unit_of_work():
+        audit.record(account_id=account.id, actor=OPERATOR, action="test.lost")
+        raise RuntimeError("boom")
+    assert audit.count_events(account=account) == 0
+
+
+def test_a_refused_change_leaves_nothing_half_applied(app: Flask) -> None:
+    """remove() audits, then refuses: event and deletion roll back; the refusal stays."""
+    account = cast(Account, AccountFactory.create())
+    admin = admin_of(account)
+    with pytest.raises(LastAdmin):
+        users.remove(account=account, actor=admin, user_id=admin.user.id)
+    db.session.expire_all()
+    assert users.get(account=account, user_id=admin.user.id).is_active
+    [event] = events(account)
+    assert (event.action, event.outcome, event.target_id) == (
+        "user.remove",
+        AuditOutcome.REFUSED.value,
+        str(admin.user.id),
+    )
+    assert event.reason is not None and event.reason.startswith("LAST_ADMIN: ")
+    assert (event.actor_kind, event.actor_id) == ("member", admin.id)
+
+
+def test_refusal_in_the_middle_of_a_multi_step_change_rolls_everything_back(app: Flask) -> None:
+    account, _ = scim_account()
+    team = cast(Team, TeamFactory.create(account=account))
+    people = UserFactory.create_batch(2, account=account)
+    with pytest.raises(AlreadyExists):
+        teams.apply_changes(
+            account=account,
+            actor=OPERATOR,
+            scim_id=team.scim_id,
+            changes=[
+                teams.AddMembers(teams.Members(user_ids=[p.id for p in people])),
+                teams.Rename("Renamed"),
+                teams.Rename(cast(Team, TeamFactory.create(account=account)).name),
+            ],
+        )
+    db.session.expire_all()
+    assert member_ids(team) == set()
+    assert team.name != "Renamed"
+    assert [(e.action, e.outcome) for e in events(account)] == [("team.update", "refused")]
+
+
+def test_scim_mode_refusal_is_audited_with_its_code(app: Flask) -> None:
+    account, _ = scim_account()
+    with pytest.raises(ScimManaged):
+        users.invite(account=account, actor=admin_of(account), email="new@example.com")
+    [event] = events(account)
+    assert (event.action, event.target_label, event.outcome) == (
+        "user.invite",
+        "new@example.com",
+        "refused",
+    )
+    assert event.reason is not None and event.reason.startswith("SCIM_MANAGED: ")
+
+
+def test_an_integrity_race_becomes_already_exists_and_is_audited(app: Flask) -> None:
+    """A duplicate that slipped past the Python check (a parallel request) answers 409."""
+    account = cast(Account, AccountFactory.create())
+    attempt = Attempt(account.id, OPERATOR, "role.create", "role", target_label="Analyst")
+    with pytest.raises(AlreadyExists), unit_of_work(attempt):
+        db.session.add(Role(account_id=account.id, name="Analyst"))
+        db.session.flush()
+    assert [r.name for r in roles.list_roles(account=account)].count("Analyst") == 1
+    [event] = events(account)
+    assert (event.action, event.outcome) == ("role.create", "refused")
+    assert event.reason is not None and event.reason.startswith("ALREADY_EXISTS: ")
+    assert role(account, "Analyst").is_builtin

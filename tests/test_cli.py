@@ -1,0 +1,154 @@
+"""The operator CLI through Flask's runner: results on stdout only, refusals as one stderr line."""
+
+from __future__ import annotations
+
+import json
+from typing import cast
+
+import pytest
+from click.testing import Result
+from flask import Flask
+
+from heap import tokens
+from heap.extensions import db
+from heap.models import Account, User
+from heap.services import accounts, roles, scim, users
+from tests.factories import AccountFactory, UserFactory
+
+
+def _run(app: Flask, *args: str) -> Result:
+    result = app.test_cli_runner().invoke(args=list(args))
+    db.session.expire_all()
+    return result
+
+
+def _ok(app: Flask, *args: str) -> str:
+    result = _run(app, *args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    assert result.stderr == ""
+    return result.stdout
+
+
+def _refused(app: Flask, *args: str) -> str:
+    result = _run(app, *args)
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def test_accounts_create_prints_only_the_id(app: Flask) -> None:
+    out = _ok(
+        app, "accounts", "create", "Initech", "--plan", "premier", "--sso", "--admin", "b@i.co"
+    )
+    assert out.strip().isdigit() and out == out.strip() + "\n"
+    account = accounts.get(account_id=int(out))
+    assert (account.name, account.plan, account.sso_configured) == ("Initech", "premier", True)
+    admin = users.find_active_by_email(email="b@i.co")
+    assert admin is not None and admin.account_id == account.id and admin.is_admin
+    plain = _ok(app, "accounts", "create", "Hooli", "--plan", "growth")
+    hooli = accounts.get(account_id=int(plain))
+    assert (hooli.plan, hooli.sso_configured, users.count_active_admins(account=hooli)) == (
+        "growth",
+        False,
+        0,
+    )
+
+
+def test_accounts_set_plan_by_id_and_by_name(app: Flask) -> None:
+    account = cast(Account, AccountFactory.create(name="Globex", plan="free"))
+    _ok(app, "accounts", "set-plan", str(account.id), "pro")
+    assert accounts.get(account_id=account.id).plan == "pro"
+    _ok(app, "accounts", "set-plan", "Globex", "PREMIER")
+    assert accounts.get(account_id=account.id).plan == "premier"
+
+
+def test_scim_enable_prints_only_a_working_token(app: Flask) -> None:
+    account = cast(Account, AccountFactory.create(name="Umbrella"))
+    out = _ok(app, "scim", "enable", "Umbrella", "--default-role", "Consumer")
+    token = out.strip()
+    assert out == token + "\n" and token.startswith(tokens.SCIM_TOKEN_PREFIX)
+    found, _ = scim.authenticate(raw_token=token)
+    assert found.id == account.id
+    assert found.scim_default_role is not None
+    assert found.scim_default_role.name == "Consumer"
+
+
+def test_scim_rotate_token_keeps_the_old_one(app: Flask) -> None:
+    AccountFactory.create(name="Umbrella")
+    old = _ok(app, "scim", "enable", "Umbrella", "--default-role", "Analyst").strip()
+    new = _ok(app, "scim", "rotate-token", "Umbrella").strip()
+    assert new != old
+    assert scim.authenticate(raw_token=old)[0].name == "Umbrella"
+    assert scim.authenticate(raw_token=new)[0].name == "Umbrella"
+
+
+def test_users_token_verifies(app: Flask) -> None:
+    user = cast(User, UserFactory.create(email="v@example.com"))
+    token = _ok(app, "users", "token", "V@example.com").strip()
+    assert tokens.read_viewer_token(app.config["SECRET_KEY"], token, max_age=60) == user.id
+    assert "No active teammate" in _refused(app, "users", "token", "nobody@example.com")
+
+
+def test_demo_is_idempotent(app: Flask) -> None:
+    first = json.loads(_ok(app, "demo", "--json"))
+    second = json.loads(_ok(app, "demo", "--json"))
+    keys = {"account_id", "scim_token", "viewer_token", "scim_base_url", "graphql_url"}
+    assert set(first) == set(second) == keys
+    assert first["account_id"] == second["account_id"]
+    assert first["scim_base_url"] == "http://localhost/scim/v2"
+    assert first["graphql_url"] == "http://localhost/graphql"
+    assert db.session.query(Account).count() == 1
+    account = accounts.get(account_id=first["account_id"])
+    assert users.count_active_admins(account=account) == 1
+    for raw in (first["scim_token"], second["scim_token"]):
+        assert scim.authenticate(raw_token=raw)[0].id == account.id
+    admin = users.find_active_by_email(email="admin@acme.example")
+    assert admin is not None
+    viewer = tokens.read_viewer_token(app.config["SECRET_KEY"], second["viewer_token"], max_age=60)
+    assert viewer == admin.id
+    text = _ok(app, "demo")
+    assert "http://localhost/scim/v2" in text and "heapscim_" in text
+    assert db.session.query(Account).count() == 1
+
+
+def test_demo_repairs_a_downgraded_account(app: Flask) -> None:
+    first = json.loads(_ok(app, "demo", "--json"))
+    account = accounts.get(account_id=first["account_id"])
+    account.plan = "free"
+    db.session.commit()
+    again = json.loads(_ok(app, "demo", "--json"))
+    assert scim.authenticate(raw_token=again["scim_token"])[0].plan == "premier"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("accounts", "set-plan", "Nope", "pro"),
+        ("accounts", "set-plan", "999999", "pro"),
+        ("accounts", "set-plan", "Globex", "platinum"),
+        ("accounts", "create", "Globex", "--plan", "premier"),
+        ("accounts", "create", "Other", "--plan", "gold"),
+        ("scim", "enable", "Nope", "--default-role", "Analyst"),
+        ("scim", "enable", "Globex", "--default-role", "Owner"),
+        ("scim", "enable", "Freebie", "--default-role", "Analyst"),
+        ("scim", "rotate-token", "Globex"),
+    ],
+)
+def test_wrong_input_is_one_line_on_stderr(app: Flask, args: tuple[str, ...]) -> None:
+    AccountFactory.create(name="Globex", plan="premier")
+    AccountFactory.create(name="Freebie", plan="growth")
+    _refused(app, *args)
+    assert db.session.query(Account).count() == 2
+    for name in ("Globex", "Freebie"):
+        account = accounts.get_by_ref(ref=name)
+        assert not account.scim_enabled
+        assert scim.list_tokens(account=account) == []
+    assert accounts.get_by_ref(ref="Globex").plan == "premier"
+    assert roles.get_by_name(account=accounts.get_by_ref(ref="Globex"), name="Owner") is None
+
+
+def test_scim_enable_on_a_non_premier_account_names_the_plan(app: Flask) -> None:
+    AccountFactory.create(name="Freebie", plan="growth")
+    assert "Premier" in _refused(app, "scim", "enable", "Freebie", "--default-role", "Analyst")

@@ -1,0 +1,278 @@
+"""The SCIM-mode rules, one table: rule x actor x account state -> the refusal (or none).
+
+Policy is pure, so every row builds transient models (never added to a session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from heap import policy
+from heap.actors import Actor, IdentityProvider, Member, Operator
+from heap.errors import (
+    ErrorCode,
+    Forbidden,
+    HeapError,
+    LastAdmin,
+    PlanRequired,
+    RoleBuiltIn,
+    RoleInUse,
+    RoleIsScimDefault,
+    ScimAlreadyEnabled,
+    ScimManaged,
+    ScimNotEnabled,
+    SsoRequired,
+    TeamScimManaged,
+)
+from heap.models import Account, Role, ScimToken, Team, User, utcnow
+
+ADMIN, MEMBER, EX_ADMIN, IDP, OPERATOR = "admin", "member", "ex-admin", "idp", "operator"
+CUSTOM_ROLE_ID = 7
+KNOWN_FLAGS = {
+    "free", "growth", "pro", "nosso", "scim", "linked", "last", "builtin", "default", "inuse",
+    "promote",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class World:
+    """One row's situation, as transient models."""
+
+    account: Account
+    actor: Actor
+    flags: frozenset[str]
+
+    @property
+    def active_admins(self) -> int:
+        return 1 if "last" in self.flags else 2
+
+
+def _world(actor_kind: str, flags: str) -> World:
+    flag_set = frozenset(flags.split())
+    assert flag_set <= KNOWN_FLAGS, flag_set - KNOWN_FLAGS
+    plan = next((p for p in ("free", "growth", "pro") if p in flag_set), "premier")
+    account = Account(
+        id=1,
+        name="Acme",
+        plan=plan,
+        sso_configured="nosso" not in flag_set,
+        scim_enabled="scim" in flag_set,
+        scim_default_role_id=CUSTOM_ROLE_ID if "default" in flag_set else None,
+    )
+    admin_role = Role(id=1, account_id=1, name="Admin", is_builtin=True, is_admin=True)
+    analyst_role = Role(id=3, account_id=1, name="Analyst", is_builtin=True, is_admin=False)
+    actor: Actor
+    if actor_kind == ADMIN:
+        actor = Member(User(id=10, account_id=1, email="a@acme.example", role=admin_role))
+    elif actor_kind == EX_ADMIN:
+        user = User(id=11, account_id=1, email="x@acme.example", role=admin_role)
+        user.deactivated_at = utcnow()
+        actor = Member(user)
+    elif actor_kind == MEMBER:
+        actor = Member(User(id=12, account_id=1, email="m@acme.example", role=analyst_role))
+    elif actor_kind == IDP:
+        actor = IdentityProvider(
+            ScimToken(id=5, account_id=1, prefix="heapscim_abcdef", token_hash="0" * 64)
+        )
+    else:
+        actor = Operator()
+    return World(account=account, actor=actor, flags=flag_set)
+
+
+def _role(world: World) -> Role:
+    builtin = "builtin" in world.flags
+    return Role(
+        id=1 if builtin else CUSTOM_ROLE_ID,
+        account_id=1,
+        name="Admin" if builtin else "Auditor",
+        is_builtin=builtin,
+        is_admin=builtin,
+    )
+
+
+def _change_role(world: World) -> None:
+    """Demote an active Admin to Analyst, or (``promote``) make an Analyst an Admin."""
+    admin = Role(id=1, account_id=1, name="Admin", is_builtin=True, is_admin=True)
+    analyst = Role(id=3, account_id=1, name="Analyst", is_builtin=True, is_admin=False)
+    promote = "promote" in world.flags
+    target = User(id=20, account_id=1, email="t@acme.example", role=analyst if promote else admin)
+    new_role = admin if promote else analyst
+    policy.ensure_may_change_role(
+        world.account, world.actor, target, new_role, active_admins=world.active_admins
+    )
+
+
+def _edit_team(world: World) -> None:
+    team = Team(id=3, account_id=1, name="Data", scim_managed="linked" in world.flags)
+    policy.ensure_may_edit_team(world.account, team, world.actor)
+
+
+def _delete_role(world: World) -> None:
+    policy.ensure_may_delete_role(
+        world.account,
+        _role(world),
+        world.actor,
+        users_with_role=3 if "inuse" in world.flags else 0,
+    )
+
+
+RULES: dict[str, Callable[[World], None]] = {
+    "admin": lambda w: policy.ensure_admin(w.actor),
+    "idp_may_act": lambda w: policy.ensure_idp_may_act(w.account),
+    "enable_scim": lambda w: policy.ensure_may_enable_scim(w.account, w.actor),
+    "manage_scim": lambda w: policy.ensure_may_manage_scim(w.account, w.actor),
+    "teammates": lambda w: policy.ensure_may_add_or_remove_teammates(w.account, w.actor),
+    "change_role": _change_role,
+    "not_last_admin": lambda w: policy.ensure_not_last_admin(
+        w.actor, active_admins=w.active_admins
+    ),
+    "edit_team": _edit_team,
+    "create_team": lambda w: policy.ensure_may_create_team(w.account, w.actor),
+    "manage_roles": lambda w: policy.ensure_may_manage_roles(w.actor),
+    "rename_role": lambda w: policy.ensure_may_rename_role(_role(w), w.actor),
+    "delete_role": _delete_role,
+}
+
+OK = None
+# (rule, actor, account state, expected refusal). The default account is Premier with SSO, SCIM
+# off, and two active Admins; flags change one thing each.
+TABLE: list[tuple[str, str, str, type[HeapError] | None]] = [
+    ("admin", ADMIN, "", OK),
+    ("admin", MEMBER, "", Forbidden),
+    ("admin", EX_ADMIN, "", Forbidden),
+    ("admin", IDP, "scim", Forbidden),
+    ("admin", OPERATOR, "", OK),
+    ("idp_may_act", IDP, "scim", OK),
+    ("idp_may_act", IDP, "", ScimNotEnabled),
+    ("idp_may_act", IDP, "pro scim", PlanRequired),
+    ("idp_may_act", IDP, "free", PlanRequired),
+    ("idp_may_act", IDP, "nosso scim", OK),
+    ("enable_scim", ADMIN, "", OK),
+    ("enable_scim", ADMIN, "growth", PlanRequired),
+    ("enable_scim", ADMIN, "nosso", SsoRequired),
+    ("enable_scim", ADMIN, "free nosso", PlanRequired),
+    ("enable_scim", ADMIN, "scim", ScimAlreadyEnabled),
+    ("enable_scim", MEMBER, "", Forbidden),
+    ("enable_scim", EX_ADMIN, "", Forbidden),
+    ("enable_scim", IDP, "scim", Forbidden),
+    ("enable_scim", OPERATOR, "", OK),
+    ("enable_scim", OPERATOR, "pro", PlanRequired),
+    ("enable_scim", OPERATOR, "nosso", SsoRequired),
+    ("manage_scim", ADMIN, "scim", OK),
+    ("manage_scim", ADMIN, "", ScimNotEnabled),
+    # Off Premier, SCIM settings stay manageable: an Admin can still disable SCIM or revoke.
+    ("manage_scim", ADMIN, "free scim", OK),
+    ("manage_scim", MEMBER, "scim", Forbidden),
+    ("manage_scim", IDP, "scim", Forbidden),
+    ("manage_scim", OPERATOR, "scim", OK),
+    ("manage_scim", OPERATOR, "", ScimNotEnabled),
+    ("teammates", ADMIN, "", OK),
+    ("teammates", ADMIN, "scim", ScimManaged),
+    ("teammates", ADMIN, "nosso scim", ScimManaged),
+    # SCIM enabled but the account left Premier: SCIM mode is idle, Heap edits the list again.
+    ("teammates", ADMIN, "pro scim", OK),
+    ("teammates", MEMBER, "", Forbidden),
+    ("teammates", MEMBER, "scim", Forbidden),
+    ("teammates", EX_ADMIN, "", Forbidden),
+    ("teammates", IDP, "scim", OK),
+    ("teammates", IDP, "", ScimNotEnabled),
+    ("teammates", IDP, "free scim", PlanRequired),
+    ("teammates", OPERATOR, "", OK),
+    ("teammates", OPERATOR, "scim", ScimManaged),
+    ("change_role", ADMIN, "", OK),
+    ("change_role", ADMIN, "last", LastAdmin),
+    ("change_role", ADMIN, "scim", OK),
+    ("change_role", ADMIN, "scim last", LastAdmin),
+    ("change_role", ADMIN, "last promote", OK),
+    ("change_role", MEMBER, "", Forbidden),
+    ("change_role", MEMBER, "scim promote", Forbidden),
+    ("change_role", IDP, "scim last", OK),
+    ("change_role", IDP, "last", ScimNotEnabled),
+    ("change_role", IDP, "free scim", PlanRequired),
+    ("change_role", OPERATOR, "", OK),
+    ("change_role", OPERATOR, "scim last", LastAdmin),
+    ("not_last_admin", ADMIN, "", OK),
+    ("not_last_admin", ADMIN, "last", LastAdmin),
+    ("not_last_admin", ADMIN, "scim last", LastAdmin),
+    ("not_last_admin", MEMBER, "last", LastAdmin),
+    ("not_last_admin", IDP, "scim last", OK),
+    ("not_last_admin", OPERATOR, "last", LastAdmin),
+    ("not_last_admin", OPERATOR, "", OK),
+    ("edit_team", ADMIN, "", OK),
+    ("edit_team", ADMIN, "scim", OK),
+    ("edit_team", ADMIN, "scim linked", TeamScimManaged),
+    ("edit_team", ADMIN, "linked", OK),
+    ("edit_team", ADMIN, "pro scim linked", OK),
+    ("edit_team", MEMBER, "", Forbidden),
+    ("edit_team", MEMBER, "scim linked", Forbidden),
+    ("edit_team", IDP, "scim linked", OK),
+    ("edit_team", IDP, "scim", OK),
+    ("edit_team", IDP, "linked", ScimNotEnabled),
+    ("edit_team", IDP, "growth scim linked", PlanRequired),
+    ("edit_team", OPERATOR, "scim linked", TeamScimManaged),
+    ("edit_team", OPERATOR, "scim", OK),
+    ("create_team", ADMIN, "", OK),
+    ("create_team", ADMIN, "scim", OK),
+    ("create_team", MEMBER, "", Forbidden),
+    ("create_team", IDP, "scim", OK),
+    ("create_team", IDP, "", ScimNotEnabled),
+    ("create_team", IDP, "free scim", PlanRequired),
+    ("create_team", OPERATOR, "scim", OK),
+    ("manage_roles", ADMIN, "scim", OK),
+    ("manage_roles", MEMBER, "", Forbidden),
+    ("manage_roles", IDP, "scim", Forbidden),
+    ("manage_roles", OPERATOR, "", OK),
+    ("rename_role", ADMIN, "", OK),
+    ("rename_role", ADMIN, "builtin", RoleBuiltIn),
+    ("rename_role", MEMBER, "", Forbidden),
+    ("rename_role", MEMBER, "builtin", Forbidden),
+    ("rename_role", IDP, "scim", Forbidden),
+    ("rename_role", OPERATOR, "", OK),
+    ("rename_role", OPERATOR, "builtin", RoleBuiltIn),
+    ("delete_role", ADMIN, "", OK),
+    ("delete_role", ADMIN, "scim", OK),
+    ("delete_role", ADMIN, "builtin", RoleBuiltIn),
+    ("delete_role", ADMIN, "builtin inuse", RoleBuiltIn),
+    ("delete_role", ADMIN, "scim default", RoleIsScimDefault),
+    # SCIM off keeps the default role setting (and its foreign key): still refused.
+    ("delete_role", ADMIN, "default", RoleIsScimDefault),
+    ("delete_role", ADMIN, "default inuse", RoleIsScimDefault),
+    ("delete_role", ADMIN, "inuse", RoleInUse),
+    ("delete_role", MEMBER, "", Forbidden),
+    ("delete_role", IDP, "scim", Forbidden),
+    ("delete_role", OPERATOR, "", OK),
+    ("delete_role", OPERATOR, "inuse", RoleInUse),
+]
+
+
+def _row_id(row: tuple[str, str, str, type[HeapError] | None]) -> str:
+    rule, actor, flags, expected = row
+    outcome = "ok" if expected is None else expected.code.value
+    return f"{rule}-{actor}-{flags.replace(' ', '+') or 'default'}-{outcome}"
+
+
+@pytest.mark.parametrize("row", TABLE, ids=[_row_id(row) for row in TABLE])
+def test_policy(row: tuple[str, str, str, type[HeapError] | None]) -> None:
+    rule, actor_kind, flags, expected = row
+    world = _world(actor_kind, flags)
+    if expected is None:
+        RULES[rule](world)
+        return
+    with pytest.raises(HeapError) as raised:
+        RULES[rule](world)
+    assert type(raised.value) is expected
+    assert raised.value.code == ErrorCode(expected.code)
+    assert raised.value.message
+
+
+def test_table_covers_every_rule_and_actor() -> None:
+    public = {name for name in dir(policy) if name.startswith("ensure_")}
+    assert len(public) == len(RULES)
+    every_actor = {ADMIN, MEMBER, IDP, OPERATOR}
+    for rule in RULES:
+        # ensure_idp_may_act takes no actor: it is the account's side of the IdP's rules.
+        wanted = {IDP} if rule == "idp_may_act" else every_actor
+        assert {actor for r, actor, _, _ in TABLE if r == rule} >= wanted, rule
