@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from heap.extensions import db
@@ -36,11 +37,19 @@ _TABLES = (
 _apps: dict[str, Flask] = {}
 
 
+# Each pytest process gets its own PostgreSQL schema, so parallel runs (and the servers a test
+# starts, which inherit the URL) never see each other's tables.
+PG_SCHEMA = f"heap_test_{os.getpid()}"
+
+
 def _database_urls(tmp_root: Path) -> dict[str, str | None]:
-    return {
-        "sqlite": f"sqlite:///{tmp_root / 'heap-test.db'}",
-        "postgresql": TEST_DATABASE_URL,
-    }
+    postgresql = None
+    if TEST_DATABASE_URL:
+        url = make_url(TEST_DATABASE_URL).update_query_dict(
+            {"options": f"-csearch_path={PG_SCHEMA}"}
+        )
+        postgresql = url.render_as_string(hide_password=False)
+    return {"sqlite": f"sqlite:///{tmp_root / 'heap-test.db'}", "postgresql": postgresql}
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +73,21 @@ def _make_app(backend: str, url: str) -> Flask:
         if backend == "postgresql":
             # A fresh schema per run, built by the migrations themselves.
             with db.engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+                connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
         upgrade(directory=str(Path(__file__).parent.parent / "migrations"))
     return app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_schema() -> Iterator[None]:
+    yield
+    app = _apps.get("postgresql")
+    if app is not None:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
