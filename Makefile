@@ -41,7 +41,7 @@ bench: install
 	$(BIN)/python -m bench
 
 schema: install
-	$(BIN)/strawberry export-schema graph.schema:schema --output graph/schema.graphql
+	$(BIN)/python -m graph
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .hypothesis

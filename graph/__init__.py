@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
+
+SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 
 def init_app(app: Flask) -> None:
-    """Mount the GraphQL view."""
+    """Mount the GraphQL view: POST for the front end, GraphiQL for a browser's GET."""
+    from graph.schema import schema
+    from graph.view import HeapGraphQLView
+
+    app.add_url_rule("/graphql", view_func=HeapGraphQLView.as_view("graphql", schema=schema))
+
+
+def printed_schema() -> str:
+    """The SDL as committed in graph/schema.graphql."""
+    from strawberry.printer import print_schema
+
+    from graph.schema import schema
+
+    return print_schema(schema) + "\n"

@@ -1,0 +1,59 @@
+"""The request's viewer, handed to every resolver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any, TypeAlias, TypeVar, cast
+
+import strawberry
+
+from heap.actors import Member
+from heap.models import Account, User
+from heap.services import users
+
+
+@dataclass
+class Context:
+    """Who is asking. ``viewer`` is None when the bearer token is missing, forged or expired."""
+
+    viewer: User | None
+    account: Account | None
+    actor: Member | None
+    _active_admins: int | None = dataclass_field(default=None, repr=False)
+
+    def active_admins(self) -> int:
+        """The account's active Admin count, read once per request (not once per user shown)."""
+        if self._active_admins is None:
+            assert self.account is not None
+            self._active_admins = users.count_active_admins(account=self.account)
+        return self._active_admins
+
+    def forget_counts(self) -> None:
+        """A mutation may change the Admin count: read it afresh after one runs."""
+        self._active_admins = None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Info: TypeAlias = strawberry.Info[Context, Any]
+
+
+@dataclass(frozen=True)
+class Session:
+    """An authenticated viewer: the same three values, none of them optional."""
+
+    viewer: User
+    account: Account
+    actor: Member
+
+
+def field(*, description: str) -> Callable[[F], F]:
+    """``strawberry.field(description=...)``, typed: called with keywords only it returns Any."""
+    return cast("Callable[[F], F]", strawberry.field(description=description))
+
+
+def mutation(*, description: str) -> Callable[[F], F]:
+    """``strawberry.mutation(description=...)``, typed for the same reason."""
+    return cast("Callable[[F], F]", strawberry.mutation(description=description))

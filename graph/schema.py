@@ -1,0 +1,82 @@
+"""The schema: Query and Mutation composed from the per-domain modules, plus the guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from graph.accounts import AccountQueries, account_node
+from graph.context import Info, Session, field
+from graph.errors import should_mask_error
+from graph.pagination import Node, parse_id
+from graph.permissions import require_admin, require_viewer
+from graph.roles import RoleMutations, role_node
+from graph.scim import ScimMutations, token_node
+from graph.teams import TeamMutations, team_nodes
+from graph.users import UserMutations, user_nodes
+from heap.services import directory
+
+# Deep enough for account > users > edges > node > teams > members > edges > node > role > name.
+MAX_DEPTH = 12
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+
+
+def _resolve_node(session: Session, type_name: str, key: int) -> Node | None:
+    account = session.account
+    match type_name:
+        case "Account":
+            return account_node(account) if key == account.id else None
+        case "User":
+            user = directory.get_user(account=account, user_id=key)
+            return user_nodes([user])[0] if user is not None else None
+        case "Team":
+            team = directory.get_team(account=account, team_id=key)
+            return team_nodes([team])[0] if team is not None else None
+        case "Role":
+            role = directory.get_role(account=account, role_id=key)
+            return role_node(role) if role is not None else None
+        case "ScimToken":
+            token = directory.get_token(account=account, token_id=key)
+            return token_node(token) if token is not None else None
+    return None
+
+
+@strawberry.type
+class Query(AccountQueries):
+    @field(description="Any object by global id; null if not in the viewer's account.")
+    def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        session = require_viewer(info)
+        parsed = parse_id(id)
+        if parsed is None or not parsed[1].isdigit():
+            return None
+        if parsed[0] == "ScimToken":
+            # Tokens are for Admins only, wherever they are reached from.
+            require_admin(info)
+        return _resolve_node(session, parsed[0], int(parsed[1]))
+
+
+@strawberry.type
+class Mutation(ScimMutations, UserMutations, TeamMutations, RoleMutations):
+    pass
+
+
+def _extensions() -> list[Callable[[], SchemaExtension]]:
+    # Factories, not instances: Strawberry builds fresh extensions per operation.
+    return [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaskErrors(should_mask_error=should_mask_error),
+    ]
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=_extensions())

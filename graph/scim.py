@@ -1,0 +1,319 @@
+"""SCIM setup for Admins: settings, tokens (secrets shown once), activity, and their mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from flask import current_app
+
+from graph.context import Info, field, mutation
+from graph.errors import UserError, attempt, reasons
+from graph.pagination import (
+    FIRST_DESCRIPTION,
+    Connection,
+    Node,
+    decode_cursor,
+    decode_id,
+    encode_id,
+)
+from graph.pagination import connection as make_connection
+from graph.permissions import require_admin, require_viewer
+from graph.roles import Role, role_node
+from heap import models, policy
+from heap.errors import ErrorCode, Invalid
+from heap.services import audit, directory, scim
+
+strawberry.enum(models.AuditOutcome, name="AuditOutcome")
+
+
+@strawberry.type(name="ScimToken", description="A SCIM bearer token; its secret is never shown.")
+class ScimToken(Node):
+    model: strawberry.Private[models.ScimToken]
+
+    @field(description="The first characters of the secret, to tell tokens apart.")
+    def prefix(self) -> str:
+        return self.model.prefix
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @field(description="Who minted it.")
+    def created_by(self) -> str:
+        return self.model.created_by
+
+    @field(description="Last SCIM request made with it, to the minute.")
+    def last_used_at(self) -> datetime | None:
+        return self.model.last_used_at
+
+    @strawberry.field
+    def revoked_at(self) -> datetime | None:
+        return self.model.revoked_at
+
+    @strawberry.field
+    def active(self) -> bool:
+        return self.model.is_active
+
+
+def token_node(model: models.ScimToken) -> ScimToken:
+    return ScimToken(id=encode_id("ScimToken", model.id), model=model)
+
+
+@strawberry.type(description="One change, skip or refusal, and who asked for it.")
+class AuditEvent:
+    model: strawberry.Private[models.AuditEvent]
+
+    @strawberry.field
+    def occurred_at(self) -> datetime:
+        return self.model.occurred_at
+
+    @field(description="member, identity_provider or operator.")
+    def actor_kind(self) -> str:
+        return self.model.actor_kind
+
+    @field(description="Who: an email, a SCIM token prefix, or the operator.")
+    def actor(self) -> str:
+        return self.model.actor_label
+
+    @field(description="What, e.g. user.provision, team.add_members.")
+    def action(self) -> str:
+        return self.model.action
+
+    @strawberry.field
+    def target_kind(self) -> str | None:
+        return self.model.target_kind
+
+    @strawberry.field
+    def target_id(self) -> str | None:
+        return self.model.target_id
+
+    @strawberry.field
+    def target(self) -> str | None:
+        return self.model.target_label
+
+    @strawberry.field
+    def outcome(self) -> models.AuditOutcome:
+        return models.AuditOutcome(self.model.outcome)
+
+    @field(description="Why it was skipped or refused.")
+    def reason(self) -> str | None:
+        return self.model.reason
+
+
+@strawberry.type(description="SCIM provisioning for the account.")
+class ScimConfiguration:
+    account: strawberry.Private[models.Account]
+
+    @strawberry.field
+    def enabled(self) -> bool:
+        return self.account.scim_enabled
+
+    @field(description="Enabled and on Premier: the identity provider may provision.")
+    def active(self) -> bool:
+        return self.account.scim_active
+
+    @field(description="The role given to users the identity provider sends none for.")
+    def default_role(self) -> Role | None:
+        role = self.account.scim_default_role
+        return role_node(role) if role is not None else None
+
+    @strawberry.field
+    def enabled_at(self) -> datetime | None:
+        return self.account.scim_enabled_at
+
+    @strawberry.field
+    def enabled_by(self) -> str | None:
+        return self.account.scim_enabled_by
+
+    @field(description="The SCIM connector base URL to paste into the identity provider.")
+    def base_url(self) -> str:
+        return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/scim/v2"
+
+    @field(description="Why the viewer may not enable SCIM now; empty if they may.")
+    def viewer_cannot_enable_reasons(self, info: Info) -> list[ErrorCode]:
+        s = require_viewer(info)
+        return reasons(lambda: policy.ensure_may_enable_scim(s.account, s.actor))
+
+    @field(description="Every token, newest first. Admins only.")
+    def tokens(self, info: Info) -> list[ScimToken] | None:
+        s = require_admin(info)
+        return [token_node(token) for token in scim.list_tokens(account=s.account)]
+
+    @field(description="The audit log, newest first. Admins only.")
+    def activity(
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)] = None,
+        after: str | None = None,
+    ) -> Connection[AuditEvent] | None:
+        s = require_admin(info)
+        limit = directory.page_size(first)
+        before_id = decode_cursor(after)
+        events = audit.list_events(account=s.account, limit=limit + 1, before_id=before_id)
+        page = directory.Page(
+            items=events[:limit],
+            total=audit.count_events(account=s.account),
+            has_next=len(events) > limit,
+        )
+        return make_connection(
+            page,
+            key=lambda event: event.id,
+            to_node=lambda items: [AuditEvent(model=event) for event in items],
+            after=before_id,
+        )
+
+
+def _configuration(account: models.Account | None) -> ScimConfiguration | None:
+    return ScimConfiguration(account=account) if account is not None else None
+
+
+@strawberry.input
+class EnableScimInput:
+    default_role_id: strawberry.ID = strawberry.field(
+        description="The role for users the identity provider sends no Heap Role for."
+    )
+
+
+@strawberry.type
+class EnableScimPayload:
+    scim: ScimConfiguration | None
+    plaintext_token: str | None = strawberry.field(
+        description="The first SCIM token. Shown this once: paste it into the identity provider."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.input(description="GraphQL has no empty inputs; `confirm` also guards the switch.")
+class DisableScimInput:
+    confirm: bool = strawberry.field(
+        description="Must be true. Revokes every token and unlinks every team; users stay."
+    )
+
+
+@strawberry.type
+class DisableScimPayload:
+    scim: ScimConfiguration | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class SetScimDefaultRoleInput:
+    role_id: strawberry.ID
+
+
+@strawberry.type
+class SetScimDefaultRolePayload:
+    scim: ScimConfiguration | None
+    user_errors: list[UserError]
+
+
+@strawberry.input(description="GraphQL has no empty inputs; `confirm` states the intent.")
+class RotateScimTokenInput:
+    confirm: bool = strawberry.field(
+        description="Must be true. Old tokens keep working until revoked."
+    )
+
+
+@strawberry.type
+class RotateScimTokenPayload:
+    scim_token: ScimToken | None
+    plaintext_token: str | None = strawberry.field(description="The new secret. Shown this once.")
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class RevokeScimTokenInput:
+    token_id: strawberry.ID
+
+
+@strawberry.type
+class RevokeScimTokenPayload:
+    scim_token: ScimToken | None
+    user_errors: list[UserError]
+
+
+def _confirmed(confirm: bool) -> None:
+    if not confirm:
+        raise Invalid("Set confirm to true to go ahead.", field="confirm")
+
+
+@strawberry.type
+class ScimMutations:
+    @mutation(description="Turn SCIM on. Admins of Premier accounts with SSO only.")
+    def enable_scim(self, info: Info, input: EnableScimInput) -> EnableScimPayload | None:
+        s = require_viewer(info)
+        done, errors = attempt(
+            info,
+            lambda: scim.enable(
+                account=s.account,
+                actor=s.actor,
+                default_role_id=decode_id(input.default_role_id, "Role", field="defaultRoleId"),
+            ),
+        )
+        account, raw = done if done is not None else (None, None)
+        return EnableScimPayload(
+            scim=_configuration(account), plaintext_token=raw, user_errors=errors
+        )
+
+    @mutation(description="Turn SCIM off: tokens revoked, teams unlinked, users kept.")
+    def disable_scim(self, info: Info, input: DisableScimInput) -> DisableScimPayload | None:
+        s = require_viewer(info)
+
+        def disable() -> models.Account:
+            _confirmed(input.confirm)
+            return scim.disable(account=s.account, actor=s.actor)
+
+        account, errors = attempt(info, disable)
+        return DisableScimPayload(scim=_configuration(account), user_errors=errors)
+
+    @mutation(description="Change the role given to users the IdP sends none for.")
+    def set_scim_default_role(
+        self, info: Info, input: SetScimDefaultRoleInput
+    ) -> SetScimDefaultRolePayload | None:
+        s = require_viewer(info)
+        account, errors = attempt(
+            info,
+            lambda: scim.set_default_role(
+                account=s.account,
+                actor=s.actor,
+                role_id=decode_id(input.role_id, "Role", field="roleId"),
+            ),
+        )
+        return SetScimDefaultRolePayload(scim=_configuration(account), user_errors=errors)
+
+    @mutation(description="Mint a new SCIM token beside the current ones.")
+    def rotate_scim_token(
+        self, info: Info, input: RotateScimTokenInput
+    ) -> RotateScimTokenPayload | None:
+        s = require_viewer(info)
+
+        def rotate() -> tuple[models.ScimToken, str]:
+            _confirmed(input.confirm)
+            return scim.rotate_token(account=s.account, actor=s.actor)
+
+        done, errors = attempt(info, rotate)
+        token, raw = done if done is not None else (None, None)
+        return RotateScimTokenPayload(
+            scim_token=None if token is None else token_node(token),
+            plaintext_token=raw,
+            user_errors=errors,
+        )
+
+    @mutation(description="Revoke a SCIM token; effective on its next request.")
+    def revoke_scim_token(
+        self, info: Info, input: RevokeScimTokenInput
+    ) -> RevokeScimTokenPayload | None:
+        s = require_viewer(info)
+        token, errors = attempt(
+            info,
+            lambda: scim.revoke_token(
+                account=s.account,
+                actor=s.actor,
+                token_id=decode_id(input.token_id, "ScimToken", field="tokenId"),
+            ),
+        )
+        return RevokeScimTokenPayload(
+            scim_token=None if token is None else token_node(token), user_errors=errors
+        )

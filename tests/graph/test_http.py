@@ -1,0 +1,113 @@
+"""The view itself: authentication, GraphiQL, the guards, masking, and the committed SDL."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from graph import SCHEMA_FILE, printed_schema
+from heap.extensions import db
+from heap.models import utcnow
+from tests.graph.conftest import make_account, make_user, post, top_level_codes, viewer_token
+
+VIEWER = "{ viewer { email } }"
+
+
+def test_committed_schema_matches_the_code() -> None:
+    assert SCHEMA_FILE.read_text() == printed_schema(), "run `python -m graph` and commit"
+
+
+def test_graphiql_answers_a_browser(client: FlaskClient) -> None:
+    response = client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "graphiql" in page.lower()
+    assert "isHeadersEditorEnabled: true" in page
+
+
+def test_a_valid_viewer_token_identifies_the_viewer(app: Flask, client: FlaskClient) -> None:
+    user = make_user(email="ada@example.com")
+    body = post(client, VIEWER, token=viewer_token(app, user))
+    assert body == {"data": {"viewer": {"email": "ada@example.com"}}}
+
+
+def test_a_missing_token_is_unauthenticated(client: FlaskClient) -> None:
+    body = post(client, VIEWER)
+    assert body["data"] is None
+    assert top_level_codes(body) == ["UNAUTHENTICATED"]
+
+
+def test_a_forged_token_is_unauthenticated(app: Flask, client: FlaskClient) -> None:
+    user = make_user()
+    forged = viewer_token(app, user)[:-2] + "xx"
+    assert top_level_codes(post(client, VIEWER, token=forged)) == ["UNAUTHENTICATED"]
+
+
+def test_a_token_signed_with_another_key_is_unauthenticated(client: FlaskClient) -> None:
+    from heap import tokens
+
+    user = make_user()
+    foreign = tokens.sign_viewer_token("not-our-secret", user.id)
+    assert top_level_codes(post(client, VIEWER, token=foreign)) == ["UNAUTHENTICATED"]
+
+
+def test_an_expired_token_is_unauthenticated(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user()
+    token = viewer_token(app, user)
+    # A negative lifetime makes every token already expired, without waiting for a clock.
+    monkeypatch.setitem(app.config, "VIEWER_TOKEN_MAX_AGE", -1)
+    assert top_level_codes(post(client, VIEWER, token=token)) == ["UNAUTHENTICATED"]
+
+
+def test_a_deactivated_viewer_is_unauthenticated(app: Flask, client: FlaskClient) -> None:
+    user = make_user()
+    token = viewer_token(app, user)
+    user.deactivated_at = utcnow()
+    db.session.commit()
+    assert top_level_codes(post(client, VIEWER, token=token)) == ["UNAUTHENTICATED"]
+
+
+def test_deep_queries_are_refused(app: Flask, client: FlaskClient) -> None:
+    user = make_user()
+    query = "email"
+    for _ in range(4):
+        query = f"users {{ nodes {{ teams {{ members {{ nodes {{ {query} }} }} }} }} }}"
+    query = f"{{ account {{ {query} }} }}"
+    body = post(client, query, token=viewer_token(app, user))
+    assert "errors" in body
+    assert any("exceeds maximum operation depth" in e["message"] for e in body["errors"])
+
+
+def test_many_aliases_are_refused(app: Flask, client: FlaskClient) -> None:
+    user = make_user()
+    query = "{ " + " ".join(f"a{i}: viewer {{ email }}" for i in range(50)) + " }"
+    body = post(client, query, token=viewer_token(app, user))
+    assert any("aliases" in e["message"] for e in body["errors"])
+
+
+def test_huge_documents_are_refused(app: Flask, client: FlaskClient) -> None:
+    user = make_user()
+    query = "{ viewer { " + "email " * 3000 + "} }"
+    body = post(client, query, token=viewer_token(app, user))
+    assert any("token" in e["message"].lower() for e in body["errors"])
+
+
+def test_unexpected_errors_are_masked_but_refusals_are_not(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heap.services import roles
+
+    user = make_user(account=make_account())
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(roles, "list_roles", broken)
+    body = post(client, "{ account { roles { name } } }", token=viewer_token(app, user))
+    assert [e["message"] for e in body["errors"]] == ["Unexpected error."]
+    assert "hunter2" not in str(body)
+    assert top_level_codes(post(client, "{ viewer { email } }")) == ["UNAUTHENTICATED"]
