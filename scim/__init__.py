@@ -9,7 +9,8 @@ bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 
 def init_app(app: Flask) -> None:
     # Routes and handlers attach themselves to ``bp`` when their modules are imported.
-    from scim import auth, errors  # noqa: F401
+    from scim import auth, discovery, errors, groups, users  # noqa: F401
 
     auth.limiter.init_app(app)
+    errors.init_app(app)
     app.register_blueprint(bp)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, g
+from flask import Flask, Response, g, request
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from heap.errors import ErrorCode, HeapError
 from scim import bp
+from scim.filters import FilterError
+from scim.patch import PatchError
 from scim.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,16 @@ def scim_error(error: ScimError) -> Response:
     return error_response(error.status, error.detail, scim_type=error.scim_type)
 
 
+@bp.errorhandler(FilterError)
+def filter_error(error: FilterError) -> Response:
+    return error_response(400, f"Invalid filter: {error.detail}.", scim_type="invalidFilter")
+
+
+@bp.errorhandler(PatchError)
+def patch_error(error: PatchError) -> Response:
+    return error_response(400, f"Invalid PATCH: {error.detail}.", scim_type=error.scim_type)
+
+
 @bp.errorhandler(ValidationError)
 def validation_error(error: ValidationError) -> Response:
     return error_response(400, _flatten(error.messages), scim_type="invalidValue")
@@ -71,14 +83,31 @@ def rate_limited(error: RateLimitExceeded) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
     status = error.code or 500
-    detail = {
-        404: "No such SCIM endpoint. The base URL ends in /scim/v2; resources are /Users, "
-        "/Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas.",
-        405: "This endpoint does not support that HTTP method.",
-        413: "The request body is too large.",
-        415: "Send the body as application/scim+json or application/json.",
-    }.get(status, error.description or "The request could not be handled.")
+    detail = _HTTP_DETAILS.get(status, error.description or "The request could not be handled.")
     return error_response(status, detail, scim_type="invalidSyntax" if status == 400 else None)
+
+
+def init_app(app: Flask) -> None:
+    """Unrouted URLs and wrong methods never reach the blueprint's handlers: answer those under
+    /scim/v2 as SCIM errors too (Okta shows the admin the body), and leave other URLs alone."""
+
+    def unrouted(error: HTTPException) -> Response | HTTPException:
+        prefix = bp.url_prefix or ""
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return http_error(error)
+        return error
+
+    for status in (404, 405):
+        app.register_error_handler(status, unrouted)
+
+
+_HTTP_DETAILS = {
+    404: "No such SCIM endpoint. The base URL ends in /scim/v2; resources are /Users, "
+    "/Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas.",
+    405: "This endpoint does not support that HTTP method.",
+    413: "The request body is too large.",
+    415: "Send the body as application/scim+json or application/json.",
+}
 
 
 @bp.errorhandler(Exception)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, EmailInOtherAccount, Invalid, NotFound
 from heap.extensions import db
-from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
+from heap.models import Account, Role, ScimIdentity, Team, TeamMembership, User, utcnow
 from heap.services import audit, roles
 from heap.transaction import Attempt, unit_of_work
 
@@ -24,6 +25,8 @@ from heap.transaction import Attempt, unit_of_work
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 320
 MAX_NAME = 255
+MAX_EXTERNAL_ID = 255
+MAX_SCIM_ID = 36
 
 
 class _Unset(Enum):
@@ -64,23 +67,27 @@ def is_email(value: str) -> bool:
 
 
 def email_for(profile: IdpProfile) -> str:
-    """The Heap login email: ``userName`` when it is one, else the primary or work address.
+    """The Heap login email: ``userName`` when it is one, else the primary, work or any address.
 
     Okta with "Application username format: Email" sends the email as ``userName``; Entra often
     sends a UPN or object id there and the address in ``emails``.
     """
     if is_email(profile.user_name):
         return profile.user_name
-    candidates = [e for e in profile.emails if e.primary] + [
-        e for e in profile.emails if (e.type or "").lower() == "work"
+    # Primary first, then work; then any address, as a client that types its only email "home"
+    # or "other" still names the person (generic SCIM clients do; Okta and Entra mark primary).
+    candidates = [
+        *(e for e in profile.emails if e.primary),
+        *(e for e in profile.emails if (e.type or "").lower() == "work"),
+        *profile.emails,
     ]
     for address in candidates:
         if is_email(address.value):
             return address.value
     raise Invalid(
-        f"userName {profile.user_name!r} is not an email address and no primary or work email "
-        "was sent. Heap signs people in by email: in Okta, set the Heap app's Application "
-        "username format to Email (Sign On tab), or send a primary email.",
+        f"userName {profile.user_name!r} is not an email address and no email was sent. Heap "
+        "signs people in by email: in Okta, set the Heap app's Application username format to "
+        "Email (Sign On tab), or send a primary email.",
         field="userName",
     )
 
@@ -93,7 +100,10 @@ def get(*, account: Account, user_id: int, field: str = "userId") -> User:
 
 
 def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
-    identity = db.session.get(ScimIdentity, scim_id)
+    # An id no identity could have (too long, NUL) is simply unknown; PostgreSQL would refuse
+    # to even compare a NUL-bearing string.
+    plausible = len(scim_id) <= MAX_SCIM_ID and "\x00" not in scim_id
+    identity = db.session.get(ScimIdentity, scim_id) if plausible else None
     if identity is None or identity.account_id != account.id:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
     return identity
@@ -105,6 +115,63 @@ def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
         func.lower(ScimIdentity.user_name) == func.lower(user_name),
     )
     return db.session.scalar(query)
+
+
+@dataclass(frozen=True)
+class IdentityPage:
+    total: int
+    identities: Sequence[ScimIdentity]
+
+
+def page_identities(
+    *,
+    account: Account,
+    where: ColumnElement[bool] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> IdentityPage:
+    """One page of the account's SCIM identities (active or not), oldest first, and the total.
+
+    ``where`` is a condition on ``ScimIdentity``, ``User`` and the user's ``Role`` (a SCIM filter
+    compiled by the door); it only narrows this account's identities. The order (created, id) is
+    stable across pages, which Okta's import relies on.
+    """
+    conditions = [ScimIdentity.account_id == account.id]
+    if where is not None:
+        conditions.append(where)
+    joined = (
+        select(ScimIdentity)
+        .join(User, User.id == ScimIdentity.user_id)
+        .join(Role, Role.id == User.role_id)
+        .where(*conditions)
+    )
+    count = select(func.count()).select_from(joined.with_only_columns(ScimIdentity.id).subquery())
+    total = db.session.scalar(count) or 0
+    if limit == 0:
+        return IdentityPage(total=total, identities=())
+    query = (
+        joined.options(contains_eager(ScimIdentity.user).contains_eager(User.role))
+        .order_by(ScimIdentity.created_at, ScimIdentity.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return IdentityPage(total=total, identities=db.session.scalars(query).unique().all())
+
+
+def teams_of(*, user_ids: Collection[int]) -> dict[int, list[Team]]:
+    """Each user's teams by name, in one query for a whole page of users."""
+    if not user_ids:
+        return {}
+    query = (
+        select(TeamMembership.user_id, Team)
+        .join(Team, Team.id == TeamMembership.team_id)
+        .where(TeamMembership.user_id.in_(user_ids))
+        .order_by(func.lower(Team.name), Team.id)
+    )
+    found: dict[int, list[Team]] = {}
+    for user_id, team in db.session.execute(query).all():
+        found.setdefault(user_id, []).append(team)
+    return found
 
 
 def find_active_by_email(*, email: str) -> User | None:
@@ -171,7 +238,7 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
         if user.is_admin:
             policy.ensure_not_last_admin(actor, active_admins=count_active_admins(account=account))
         _record(account, actor, "user.remove", user)
-        db.session.delete(user)
+        _delete_user(user)
 
 
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
@@ -233,10 +300,26 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
 
 
 def update(*, account: Account, actor: Actor, scim_id: str, profile: IdpProfile) -> ScimIdentity:
-    """Apply a full replace (PUT, or a PATCH already applied to the user's document)."""
+    """Apply a full replace (PUT)."""
+    return modify(account=account, actor=actor, scim_id=scim_id, edit=lambda _: profile)
+
+
+def modify(
+    *,
+    account: Account,
+    actor: Actor,
+    scim_id: str,
+    edit: Callable[[ScimIdentity], IdpProfile],
+) -> ScimIdentity:
+    """Apply ``edit(current identity)`` as a full replace, read and write in one transaction.
+
+    A PATCH is applied to the user's current document by ``edit``; anything ``edit`` raises
+    rolls the whole request back, so operations are atomic.
+    """
     with unit_of_work(Attempt(account.id, actor, "user.update", "user", scim_id)):
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id)
+        profile = edit(identity)
         user = identity.user
         email = email_for(profile)
         changes = _apply_identity_changes(account, identity, profile, email)
@@ -282,7 +365,7 @@ def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id)
         _record(account, actor, "user.delete", identity.user)
-        db.session.delete(identity.user)
+        _delete_user(identity.user)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -294,6 +377,13 @@ def _create_user(*, account: Account, email: str, role: Role, user_name: str) ->
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def _delete_user(user: User) -> None:
+    # The identity goes first, by name: left to the ORM, deleting the user would try to set the
+    # loaded identity's NOT NULL user_id to NULL instead of letting the foreign key cascade.
+    db.session.delete(user.scim_identity)
+    db.session.delete(user)
 
 
 def _deactivate(user: User) -> None:
@@ -334,7 +424,7 @@ def _apply_identity_changes(
 def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> None:
     user = identity.user
     identity.user_name = _clean_user_name(profile.user_name)
-    identity.external_id = profile.external_id
+    identity.external_id = _clean_external_id(profile.external_id)
     identity.idp_managed = True
     identity.extra = dict(profile.extra)
     user.email = email
@@ -395,6 +485,14 @@ def _clean_name(value: str, field_name: str) -> str:
     value = value.strip()
     if len(value) > MAX_NAME:
         raise Invalid(f"{field_name} is longer than {MAX_NAME} characters.", field=field_name)
+    return value
+
+
+def _clean_external_id(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_EXTERNAL_ID:
+        raise Invalid(
+            f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"
+        )
     return value
 
 

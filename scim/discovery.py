@@ -1,0 +1,193 @@
+"""Discovery (RFC 7644 §4): what this server supports, answered honestly.
+
+Okta doesn't call these; Entra reads /Schemas for gallery apps, and generic SCIM clients (and
+scim2-tester) build their models from them. The core and enterprise schemas are RFC 7643's, kept
+in ``discovery_schemas.json``; the Heap extension is defined here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Response, g, request
+
+from heap.services import roles
+from scim import bp
+from scim.constants import (
+    ENTERPRISE_USER_URN,
+    GROUP_URN,
+    HEAP_USER_URN,
+    MAX_COUNT,
+    RESOURCE_TYPE_URN,
+    SCHEMA_URN,
+    SERVICE_PROVIDER_CONFIG_URN,
+    USER_URN,
+)
+from scim.errors import ScimError
+from scim.params import filter_from
+from scim.responses import list_response, scim_response
+from scim.schemas import location
+
+_RFC_SCHEMAS = Path(__file__).with_name("discovery_schemas.json")
+DOCS_URL = "https://help.heap.io/hc/en-us/articles/scim-provisioning-with-okta"
+
+_HEAP_EXTENSION_SCHEMA: dict[str, Any] = {
+    "schemas": [SCHEMA_URN],
+    "id": HEAP_USER_URN,
+    "name": "HeapUser",
+    "description": "Heap attributes of a user.",
+    "attributes": [
+        {
+            "name": "heapRole",
+            "type": "string",
+            "multiValued": False,
+            "description": (
+                "The user's Heap role: the exact name of a role of the Heap account (Admin, "
+                "Architect, Analyst, Consumer or a custom role). Empty means the account's SCIM "
+                "default role. Also accepted as a top-level attribute (Okta core namespace) and "
+                "as Entra's primary role. Read back, it is the user's current Heap role."
+            ),
+            "required": False,
+            "caseExact": True,
+            "mutability": "readWrite",
+            "returned": "default",
+            "uniqueness": "none",
+        }
+    ],
+}
+
+
+def _resource_types() -> list[dict[str, Any]]:
+    return [
+        {
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "User",
+            "name": "User",
+            "endpoint": "/Users",
+            "description": "A Heap teammate",
+            "schema": USER_URN,
+            "schemaExtensions": [
+                {"schema": ENTERPRISE_USER_URN, "required": False},
+                {"schema": HEAP_USER_URN, "required": False},
+            ],
+            "meta": {"resourceType": "ResourceType", "location": location("ResourceTypes/User")},
+        },
+        {
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "A Heap team",
+            "schema": GROUP_URN,
+            "meta": {"resourceType": "ResourceType", "location": location("ResourceTypes/Group")},
+        },
+    ]
+
+
+@cache
+def _schema_documents() -> tuple[Mapping[str, Any], ...]:
+    rfc: list[dict[str, Any]] = json.loads(_RFC_SCHEMAS.read_text())
+    return tuple(rfc)
+
+
+def _with_role_names(schema: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """``schema`` with this account's role names as the canonical values of the attributes that
+    carry a Heap role: the Heap extension's ``heapRole`` and (Entra) ``roles.value``."""
+    copied: dict[str, Any] = json.loads(json.dumps(schema))
+    for attribute in copied["attributes"]:
+        if attribute["name"] == "heapRole":
+            attribute["canonicalValues"] = names
+        if schema["id"] == USER_URN and attribute["name"] == "roles":
+            for sub in attribute.get("subAttributes", ()):
+                if sub["name"] == "value":
+                    sub["canonicalValues"] = names
+    return copied
+
+
+def _schemas() -> list[dict[str, Any]]:
+    names = [role.name for role in roles.list_roles(account=g.account)]
+    return [
+        {
+            **_with_role_names(schema, names),
+            "meta": {"resourceType": "Schema", "location": location(f"Schemas/{schema['id']}")},
+        }
+        for schema in (*_schema_documents(), _HEAP_EXTENSION_SCHEMA)
+    ]
+
+
+def _service_provider_config() -> dict[str, Any]:
+    return {
+        "schemas": [SERVICE_PROVIDER_CONFIG_URN],
+        "documentationUri": DOCS_URL,
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": True, "maxResults": MAX_COUNT},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": False},
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "The SCIM token generated in Heap's account settings.",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "documentationUri": DOCS_URL,
+                "primary": True,
+            }
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": location("ServiceProviderConfig"),
+        },
+    }
+
+
+def _refuse_filter() -> None:
+    # RFC 7644 §4: these endpoints SHOULD answer 403 when a filter is passed.
+    if filter_from(request.args) is not None:
+        raise ScimError(403, "Discovery endpoints don't support filtering.")
+
+
+@bp.get("/ServiceProviderConfig")
+def service_provider_config() -> Response:
+    """What this server supports."""
+    _refuse_filter()
+    return scim_response(_service_provider_config())
+
+
+@bp.get("/ResourceTypes")
+def resource_types() -> Response:
+    """User (with the enterprise and Heap extensions) and Group."""
+    _refuse_filter()
+    found = _resource_types()
+    return list_response(found, total=len(found), start_index=1)
+
+
+@bp.get("/ResourceTypes/<name>")
+def resource_type(name: str) -> Response:
+    """One resource type by name."""
+    for found in _resource_types():
+        if found["id"].lower() == name.lower():
+            return scim_response(found)
+    raise ScimError(404, f"No resource type {name!r}; there are User and Group.")
+
+
+@bp.get("/Schemas")
+def schemas() -> Response:
+    """Core User and Group, enterprise User and the Heap extension."""
+    _refuse_filter()
+    found = _schemas()
+    return list_response(found, total=len(found), start_index=1)
+
+
+@bp.get("/Schemas/<path:urn>")
+def schema(urn: str) -> Response:
+    """One schema by URN."""
+    for found in _schemas():
+        if found["id"].lower() == urn.lower():
+            return scim_response(found)
+    raise ScimError(404, f"No schema {urn!r}.")

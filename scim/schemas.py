@@ -1,0 +1,372 @@
+"""Wire <-> plain data: request bodies, the User resource, and the ``meta`` every resource carries.
+
+Loading is lenient where Okta and Entra differ (attribute names in any case, ``"True"``/``"False"``
+strings, a bare manager id) and keeps every attribute Heap has no column for, so it round-trips.
+Dumping emits what Heap holds, never ``password``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, request
+from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
+from marshmallow.validate import Length
+
+from heap.models import ScimIdentity, Team
+from heap.services.users import EmailAddress, IdpProfile
+from scim import bp
+from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, USER_URN
+from scim.errors import ScimError
+from scim.filters import AttrPath, lookup
+from scim.patch import USER_SCHEMA
+
+MAX_JSON_DEPTH = 64
+
+# ---- request bodies ---------------------------------------------------------------------------
+
+
+def request_json() -> Any:
+    """The request body as JSON, whatever the Content-Type says.
+
+    Okta sends ``application/scim+json; charset=utf-8``, its spec test ``application/json``; some
+    clients send none. Anything that parses is accepted; anything else is 400 invalidSyntax. JSON
+    that no database could store (NaN, NUL characters) or absurdly deep is refused here too.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ScimError(400, "The request has no body; send a JSON object.", "invalidSyntax")
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise ScimError(400, "The request body is not valid JSON.", "invalidSyntax") from None
+    _check_storable(body, 0)
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_storable(value: Any, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ScimError(
+            400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.", "invalidSyntax"
+        )
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ScimError(400, "Text values can't contain NUL characters.", "invalidValue")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ScimError(400, "Numbers must be finite.", "invalidValue")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, depth + 1)
+            _check_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item, depth + 1)
+
+
+# ---- meta ---------------------------------------------------------------------------------------
+
+
+def location(path: str) -> str:
+    """The absolute URL of a resource, e.g. ``location("Users/<id>")``."""
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return f"{base}{bp.url_prefix}/{path}"
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def meta(
+    resource_type: str, *, created: datetime, last_modified: datetime, path: str
+) -> dict[str, str]:
+    return {
+        "resourceType": resource_type,
+        "created": timestamp(created),
+        "lastModified": timestamp(last_modified),
+        "location": location(path),
+    }
+
+
+# ---- Users: load --------------------------------------------------------------------------------
+
+# Attribute names are case-insensitive (RFC 7643 §2.1); inside Heap they take the schema's casing.
+_TOP_LEVEL = {
+    name.lower(): name
+    for name in (
+        *(a for a in USER_SCHEMA.attributes if "." not in a),
+        *USER_SCHEMA.multi_valued,
+        "schemas",
+        "id",
+        "meta",
+        ENTERPRISE_USER_URN,
+        HEAP_USER_URN,
+    )
+}
+# Read-only or never stored: `password` (Okta always sends one) is accepted and dropped.
+_DROPPED = ("schemas", "id", "meta", "password", "groups")
+_MODELLED = ("userName", "externalId", "displayName", "active", "heapRole", "name", HEAP_USER_URN)
+
+
+def _canonical_keys(data: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {names.get(key.lower(), key): value for key, value in data.items()}
+
+
+class _Text(fields.String):
+    """A string where JSON null means empty (Okta sends ``"middleName": null``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return "" if value is None else str(super()._deserialize(value, attr, data, **kwargs))
+
+
+class _NameSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    givenName = _Text(load_default="")
+    familyName = _Text(load_default="")
+
+    @pre_load
+    def canonical(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return _canonical_keys(data, {"givenname": "givenName", "familyname": "familyName"})
+
+
+class _ElementSchema(Schema):
+    """An element of a multi-valued attribute (RFC 7643 §2.4); Entra sends ``"primary":"True"``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    value = fields.Raw(allow_none=True)
+    type = fields.String(allow_none=True)
+    primary = fields.Boolean(allow_none=True)
+
+    @pre_load
+    def canonical(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        names = {"value": "value", "type": "type", "primary": "primary", "display": "display"}
+        return _canonical_keys(data, names)
+
+
+class _HeapExtensionSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    heapRole = fields.String(allow_none=True)
+
+    @pre_load
+    def canonical(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return _canonical_keys(data, {"heaprole": "heapRole"})
+
+
+class UserSchema(Schema):
+    """A POST or PUT body (or a PATCHed document) -> ``IdpProfile``.
+
+    ``heapRole`` precedence: the top-level attribute (Okta custom attribute in the core namespace),
+    then Entra's ``roles[primary eq "True"].value``, then the Heap extension, whose value in a GET
+    is the current Heap role (Okta echoes it back in its read-modify-write PUT).
+    """
+
+    class Meta:
+        unknown = INCLUDE
+
+    userName = fields.String(required=True, validate=Length(min=1))
+    externalId = fields.String(allow_none=True)
+    displayName = fields.String(allow_none=True)
+    active = fields.Boolean(load_default=True, allow_none=True)
+    heapRole = fields.String(allow_none=True)
+    name = fields.Nested(_NameSchema, allow_none=True)
+    emails = fields.List(fields.Nested(_ElementSchema), allow_none=True)
+    roles = fields.List(fields.Nested(_ElementSchema), allow_none=True)
+    heap_extension = fields.Nested(_HeapExtensionSchema, data_key=HEAP_USER_URN, allow_none=True)
+
+    @pre_load
+    def canonical(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        loaded = _canonical_keys(data, _TOP_LEVEL)
+        return {k: v for k, v in loaded.items() if k not in _DROPPED and k != "heap_extension"}
+
+    @post_load
+    def profile(self, data: dict[str, Any], **kwargs: Any) -> IdpProfile:
+        name = data.pop("name", None) or {}
+        emails = data.get("emails") or []
+        extra = {k: v for k, v in data.items() if k not in (*_MODELLED, "heap_extension")}
+        extra = {k: v for k, v in extra.items() if v is not None and v != []}
+        remaining_name = {
+            k: v for k, v in name.items() if k not in ("givenName", "familyName") and v is not None
+        }
+        if remaining_name:
+            extra["name"] = remaining_name
+        for key, value in list(extra.items()):
+            if key.lower().startswith("urn:") and isinstance(value, Mapping):
+                extra[key] = _extension(key, value)
+                if not extra[key]:
+                    del extra[key]
+        return IdpProfile(
+            user_name=data["userName"],
+            emails=tuple(
+                EmailAddress(value=e["value"], type=e.get("type"), primary=bool(e.get("primary")))
+                for e in emails
+                if isinstance(e.get("value"), str)
+            ),
+            given_name=name.get("givenName", ""),
+            family_name=name.get("familyName", ""),
+            display_name=data.get("displayName") or None,
+            external_id=data.get("externalId"),
+            active=data.get("active") is not False,
+            heap_role=_heap_role(data),
+            extra=extra,
+        )
+
+
+def _heap_role(data: Mapping[str, Any]) -> str | None:
+    if "heapRole" in data:
+        return data["heapRole"]  # type: ignore[no-any-return]
+    # Entra (SingleAppRoleAssignment) sends roles[{"primary": "True", "value": "Admin"}].
+    for role in data.get("roles") or ():
+        if role.get("primary") and isinstance(role.get("value"), str):
+            return role["value"]  # type: ignore[no-any-return]
+    extension = data.get("heap_extension")
+    return extension.get("heapRole") if isinstance(extension, Mapping) else None
+
+
+def heap_role_from(document: Mapping[str, Any], source: AttrPath) -> str | None:
+    """The Heap role one attribute of a (PATCHed) document names: ``roles`` (Entra's primary
+    role), the Heap extension's ``heapRole``, or the top-level ``heapRole`` (Okta)."""
+    if source.attr_key == "roles":
+        return _heap_role({"roles": _elements(lookup(document, "roles"))})
+    if source.urn is not None:
+        extension = lookup(document, HEAP_USER_URN)
+        value = lookup(extension, "heapRole") if isinstance(extension, Mapping) else None
+    else:
+        value = lookup(document, "heapRole")
+    return value if isinstance(value, str) else None
+
+
+def _elements(value: Any) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else []
+    loaded = [
+        {"primary": lookup(i, "primary"), "value": lookup(i, "value")}
+        for i in items
+        if isinstance(i, Mapping)
+    ]
+    for item in loaded:
+        if isinstance(item["primary"], str):  # Entra: "primary": "True"
+            item["primary"] = item["primary"].lower() == "true"
+    return loaded
+
+
+def _extension(urn: str, extension: Mapping[str, Any]) -> dict[str, Any]:
+    # Some clients repeat "schemas" inside an extension object; the resource's list is the one.
+    result = {k: v for k, v in extension.items() if k.lower() != "schemas" and v is not None}
+    if urn == ENTERPRISE_USER_URN:
+        for key in list(result):
+            # Entra sends the manager as a bare id; RFC 7643 §4.3 makes it {"value": id}.
+            if key.lower() == "manager" and isinstance(result[key], str):
+                result[key] = {"value": result[key]}
+    return result
+
+
+def load_user(body: Any) -> IdpProfile:
+    """A User body as an ``IdpProfile``; a body that is not an object is 400 invalidSyntax."""
+    if not isinstance(body, Mapping):
+        raise ScimError(400, "The body must be a JSON object (a User resource).", "invalidSyntax")
+    try:
+        profile: IdpProfile = UserSchema().load(body)
+    except ValidationError:
+        raise
+    except (TypeError, AttributeError):
+        raise ScimError(400, "The User resource is malformed.", "invalidValue") from None
+    return profile
+
+
+# ---- Users: dump --------------------------------------------------------------------------------
+
+
+def name_fallback(email: str) -> tuple[str, str]:
+    """Names for a teammate invited in Heap without any: Okta requires both to be non-empty.
+
+    The email's local part stands in for the given name and "-" for the family name; they are
+    never stored, and an echo of them in a PUT leaves the names empty (see ``strip_fallback``).
+    """
+    return email.partition("@")[0] or email, "-"
+
+
+def dump_user(
+    identity: ScimIdentity, *, teams: Sequence[Team] = (), fallback_names: bool = True
+) -> dict[str, Any]:
+    """The User resource as Okta and Entra read it."""
+    user = identity.user
+    extra = dict(identity.extra or {})
+    given, family = user.given_name, user.family_name
+    # Only for teammates the IdP never described: what it sent (or removed) is returned as is.
+    if fallback_names and not identity.idp_managed and not given and not family:
+        given, family = name_fallback(user.email)
+    resource: dict[str, Any] = {"schemas": [USER_URN], "id": identity.id}
+    if identity.external_id is not None:
+        resource["externalId"] = identity.external_id
+    resource["userName"] = identity.user_name
+    name = dict(extra.pop("name", None) or {})
+    if given:
+        name["givenName"] = given
+    if family:
+        name["familyName"] = family
+    if name:
+        resource["name"] = name
+    if user.display_name:
+        resource["displayName"] = user.display_name
+    resource["emails"] = extra.pop("emails", None) or [
+        {"value": user.email, "type": "work", "primary": True}
+    ]
+    resource["active"] = user.is_active
+    extensions = {k: extra.pop(k) for k in list(extra) if k.lower().startswith("urn:")}
+    resource.update(extra)
+    if teams:
+        resource["groups"] = [
+            {"value": t.scim_id, "display": t.name, "$ref": location(f"Groups/{t.scim_id}")}
+            for t in teams
+        ]
+    for urn, value in extensions.items():
+        resource[urn] = value
+        if isinstance(value, Mapping):
+            resource["schemas"].append(urn)
+    # A tombstone holds no role in Heap: it shows the role the IdP last sent, which is the one a
+    # reactivation restores (none sent: the default role, and no heapRole here).
+    role_name = user.role.name if user.is_active else identity.idp_role
+    if role_name:
+        resource[HEAP_USER_URN] = {"heapRole": role_name}
+        resource["schemas"].append(HEAP_USER_URN)
+    resource["meta"] = meta(
+        "User",
+        created=identity.created_at,
+        last_modified=max(identity.updated_at, user.updated_at),
+        path=f"Users/{identity.id}",
+    )
+    return resource
+
+
+def strip_fallback(profile: IdpProfile, identity: ScimIdentity) -> IdpProfile:
+    """Okta's read-modify-write PUT echoes the stand-in names of ``name_fallback``: keep empty."""
+    user = identity.user
+    if identity.idp_managed or user.given_name or user.family_name:
+        return profile
+    if (profile.given_name, profile.family_name) != name_fallback(user.email):
+        return profile
+    return replace(profile, given_name="", family_name="")

@@ -1,0 +1,249 @@
+"""/Users: Heap teammates as SCIM User resources (RFC 7644 §3), as Okta and Entra ID drive them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from flask import Response, g, request
+from sqlalchemy import ColumnElement, String, case, literal
+
+from heap.models import Role, ScimIdentity, User
+from heap.services import users
+from heap.services.users import UNSET, IdpProfile
+from scim import bp
+from scim.constants import HEAP_USER_URN, USER_URN
+from scim.errors import ScimError
+from scim.filters import (
+    And,
+    Attribute,
+    Compare,
+    Filter,
+    FilterError,
+    MultiValued,
+    Not,
+    Or,
+    ValuePath,
+    compile_filter,
+    mapping_resolver,
+    parse_filter,
+)
+from scim.params import filter_from, page_from, projection_from
+from scim.patch import USER_SCHEMA, PatchOperation, apply_to_document, parse_patch
+from scim.responses import list_response, scim_response
+from scim.schemas import (
+    dump_user,
+    heap_role_from,
+    load_user,
+    location,
+    request_json,
+    strip_fallback,
+)
+
+_ROLE = Attribute(Role.name.expression, case_exact=True)  # a role must be named exactly
+# The Heap email is the user's one address: `emails[type eq "work"].value eq "x"` (Entra's
+# uniqueness lookup) and `emails.value eq "x"` both compare it, case-insensitively.
+_EMAILS = MultiValued(
+    resolve=mapping_resolver(
+        {
+            "value": Attribute(User.email.expression),
+            "display": Attribute(User.email.expression),
+            "type": Attribute(literal("work", String)),
+            "primary": Attribute(literal(True), "boolean"),
+        }
+    ),
+    exists=lambda predicate: predicate,
+)
+_resolve = mapping_resolver(
+    {
+        "id": Attribute(ScimIdentity.id.expression, case_exact=True),
+        # Okta's existence check; RFC 7643 makes userName caseExact: false.
+        "userName": Attribute(ScimIdentity.user_name.expression),
+        # Entra queries externalId first; ids are case-exact.
+        "externalId": Attribute(ScimIdentity.external_id.expression, case_exact=True),
+        "displayName": Attribute(User.display_name.expression),
+        "name.givenName": Attribute(User.given_name.expression),
+        "name.familyName": Attribute(User.family_name.expression),
+        "name.formatted": Attribute(User.given_name + " " + User.family_name),
+        "emails": _EMAILS,
+        "active": Attribute(User.deactivated_at.is_(None), "boolean"),
+        "meta.created": Attribute(ScimIdentity.created_at.expression, "datetime"),
+        "meta.lastModified": Attribute(
+            case(
+                (User.updated_at > ScimIdentity.updated_at, User.updated_at),
+                else_=ScimIdentity.updated_at,
+            ),
+            "datetime",
+        ),
+        "heapRole": _ROLE,
+        f"{HEAP_USER_URN}:heapRole": _ROLE,
+    },
+    default_urns=[USER_URN],
+)
+# A PATCH speaks about the role only when it names one of these (any schema, any case).
+_ROLE_ATTRIBUTES = ("heaprole", "roles")
+
+
+@bp.get("/Users")
+def list_users() -> Response:
+    """A page of the account's users, optionally filtered (Okta import, existence checks)."""
+    return _search(request.args)
+
+
+@bp.post("/Users/.search")
+def search_users() -> Response:
+    """GET /Users with its parameters in a SearchRequest body (RFC 7644 §3.4.3)."""
+    body = request_json()
+    if not isinstance(body, Mapping):
+        raise ScimError(400, "The body must be a SearchRequest object.", "invalidSyntax")
+    return _search({key: _parameter(value) for key, value in body.items() if key != "schemas"})
+
+
+@bp.post("/.search")
+def search_everything() -> Response:
+    """Searching several resource types at once is not offered (RFC 7644 §3.4.3: 501)."""
+    raise ScimError(
+        501, "Search one resource type at a time: GET /Users or POST /Users/.search, GET /Groups."
+    )
+
+
+def _parameter(value: Any) -> str:
+    # A SearchRequest carries attributes as lists and counts as numbers; the query string, text.
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _search(args: Mapping[str, str]) -> Response:
+    page = page_from(args)
+    projection = projection_from(args, core_urn=USER_URN)
+    found = users.page_identities(
+        account=g.account,
+        where=_condition(filter_from(args)),
+        offset=page.offset,
+        limit=page.count,
+    )
+    wants_groups = projection.includes("groups")
+    teams = users.teams_of(user_ids=[i.user_id for i in found.identities]) if wants_groups else {}
+    resources = [
+        projection.apply(dump_user(identity, teams=teams.get(identity.user_id, ())))
+        for identity in found.identities
+    ]
+    return list_response(resources, total=found.total, start_index=page.start_index)
+
+
+@bp.get("/Users/<scim_id>")
+def get_user(scim_id: str) -> Response:
+    """One user, active or a deactivated tombstone (Entra reads both)."""
+    identity = users.get_identity(account=g.account, scim_id=scim_id)
+    return _resource(identity)
+
+
+@bp.post("/Users")
+def create_user() -> Response:
+    """Provision a user, or restore this account's deactivated one with that userName."""
+    profile = load_user(request_json())
+    identity = users.provision(account=g.account, actor=g.actor, profile=profile)
+    return _resource(identity, status=201)
+
+
+@bp.put("/Users/<scim_id>")
+def replace_user(scim_id: str) -> Response:
+    """Full replace; Okta's read-modify-write PUT, and AIW apps' deactivation (active: false)."""
+    profile = load_user(request_json())
+    identity = users.modify(
+        account=g.account,
+        actor=g.actor,
+        scim_id=scim_id,
+        edit=lambda current: strip_fallback(profile, current),
+    )
+    return _resource(identity)
+
+
+@bp.patch("/Users/<scim_id>")
+def patch_user(scim_id: str) -> Response:
+    """PatchOp applied to the user's current document, in order and atomically."""
+    operations = parse_patch(_whole_extensions(request_json()))
+    identity = users.modify(
+        account=g.account,
+        actor=g.actor,
+        scim_id=scim_id,
+        edit=lambda current: _patched(current, operations),
+    )
+    return _resource(identity)
+
+
+@bp.delete("/Users/<scim_id>")
+def delete_user(scim_id: str) -> Response:
+    """Entra's DELETE: the user and the SCIM identity go; a second DELETE is 404."""
+    users.delete(account=g.account, actor=g.actor, scim_id=scim_id)
+    return scim_response(None, 204)
+
+
+def _resource(identity: ScimIdentity, status: int = 200) -> Response:
+    projection = projection_from(request.args, core_urn=USER_URN)
+    wanted = projection.includes("groups")
+    teams = users.teams_of(user_ids=[identity.user_id]) if wanted else {}
+    body = projection.apply(dump_user(identity, teams=teams.get(identity.user_id, ())))
+    url = location(f"Users/{identity.id}") if status == 201 else None
+    return scim_response(body, status, location=url)
+
+
+def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpProfile:
+    # Without stand-in names, so a PATCH of other attributes never stores them.
+    document = dump_user(identity, fallback_names=False)
+    patched = apply_to_document(document, operations, schema=USER_SCHEMA)
+    profile = load_user(patched)
+    spoken = [op.path.attr for op in operations if op.path.attr.attr_key in _ROLE_ATTRIBUTES]
+    if not spoken:
+        # The document carries the current Heap role, which is not the IdP speaking about it.
+        return replace(profile, heap_role=UNSET)
+    # The attribute this PATCH last wrote is the IdP's word, whatever else the document holds.
+    return replace(profile, heap_role=heap_role_from(patched, spoken[-1]))
+
+
+def _whole_extensions(body: Any) -> Any:
+    """Operations whose path is a whole extension, as attribute operations ``scim.patch`` reads.
+
+    Generic clients (scim2-tester; RFC 7644 §3.5.2.1 examples) use the extension URN itself as the
+    path; ``parse_path`` would read ``urn:...:2.0:User`` as attribute ``User`` of ``urn:...:2.0``.
+    """
+    operations = body.get("Operations") if isinstance(body, Mapping) else None
+    if not isinstance(operations, list):
+        return body
+    rewritten: list[Any] = []
+    for operation in operations:
+        path = operation.get("path") if isinstance(operation, Mapping) else None
+        urn = USER_SCHEMA.canonical_urn(path.strip()) if isinstance(path, str) else None
+        if urn is None:
+            rewritten.append(operation)
+            continue
+        op, value = operation.get("op"), operation.get("value")
+        if isinstance(op, str) and op.lower() == "remove":
+            names = [n for n in USER_SCHEMA.extensions[urn] if "." not in n]
+            rewritten.extend({"op": op, "path": f"{urn}:{name}"} for name in names)
+        else:
+            rewritten.append({"op": op, "value": {urn: value}})
+    return {**body, "Operations": rewritten}
+
+
+def _condition(text: str | None) -> ColumnElement[bool] | None:
+    if text is None or not text.strip():
+        return None
+    parsed = parse_filter(text)
+    if any(isinstance(v, str) and "\x00" in v for v in _values(parsed)):
+        raise FilterError("filter values can't contain NUL characters")
+    return compile_filter(parsed, _resolve)
+
+
+def _values(filt: Filter) -> Iterator[object]:
+    if isinstance(filt, And | Or):
+        yield from _values(filt.left)
+        yield from _values(filt.right)
+    elif isinstance(filt, Not):
+        yield from _values(filt.expr)
+    elif isinstance(filt, ValuePath):
+        yield from _values(filt.filter)
+    elif isinstance(filt, Compare):
+        yield filt.value
