@@ -31,7 +31,8 @@ def _rate_limit_key() -> str:
     return "scim-addr:" + get_remote_address()
 
 
-limiter = Limiter(key_func=_rate_limit_key, headers_enabled=True)
+# Headers off: Retry-After belongs on the 429 alone (scim/errors.py), not on every response.
+limiter = Limiter(key_func=_rate_limit_key, headers_enabled=False)
 limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]))(bp)
 
 

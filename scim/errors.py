@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, g, request
 from flask_limiter.errors import RateLimitExceeded
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from heap.errors import ErrorCode, HeapError
 from scim import bp
+from scim.auth import limiter
 from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
@@ -73,10 +75,14 @@ def validation_error(error: ValidationError) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(error: RateLimitExceeded) -> Response:
-    # Okta reschedules the remaining work after Retry-After on its own; the header is added by
-    # the limiter (headers_enabled), the body says what happened.
+    # Okta reschedules the remaining work after Retry-After on its own; Entra backs off.
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
     return error_response(
-        429, f"Too many requests for this SCIM token ({error.description}). Retry later."
+        429,
+        f"Too many requests for this SCIM token ({error.description}). "
+        f"Retry after {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
     )
 
 

@@ -204,12 +204,14 @@ def test_rate_limit_is_429_with_retry_after_and_a_scim_body(app: Flask) -> None:
     response = client.get("/scim/v2/Users", headers=auth(token))
     assert statuses == [200, 200]
     assert response.status_code == 429
-    assert int(response.headers["Retry-After"]) > 0
+    retry_after = int(response.headers["Retry-After"])
+    assert 0 < retry_after <= 60
     body = json_of(response)
     assert body == {
         "schemas": [ERROR_URN],
         "status": "429",
-        "detail": "Too many requests for this SCIM token (2 per 1 minute). Retry later.",
+        "detail": "Too many requests for this SCIM token (2 per 1 minute). "
+        f"Retry after {retry_after} seconds.",
     }
     # Another token has its own budget.
     _, other = scim_account()
