@@ -195,10 +195,32 @@ def _parse_operation(raw: Any, index: int, urns: set[str]) -> list[PatchOperatio
             PatchOperation(op, path, _normalise(path, v), index)
             for path, v in _expand(value, where, urns)
         ]
+    if path_text.strip().lower() in urns:
+        return _whole_extension(op, path_text.strip(), value, index, where, urns)
     path = _path(path_text, where)
     if op != "remove" and not any(isinstance(k, str) and k.lower() == "value" for k in raw):
         raise PatchError(f'{where}: {op} needs a "value"', "invalidValue")
     return [PatchOperation(op, path, _normalise(path, value), index)]
+
+
+def _whole_extension(
+    op: Op, urn: str, value: Any, index: int, where: str, urns: set[str]
+) -> list[PatchOperation]:
+    """A path that names a whole extension (RFC 7644 §3.5.2.1; generic clients such as
+    scim2-tester send it): ``parse_path`` alone would read ``urn:...:2.0:User`` as attribute
+    ``User`` of ``urn:...:2.0``. The extension is a key of the document, so it is addressed as one.
+    """
+    whole = PathExpr(AttrPath(urn))
+    if op == "remove":
+        return [PatchOperation("remove", whole, None, index)]
+    if not isinstance(value, Mapping):
+        raise PatchError(f"{where}: the value of {urn} must be an object", "invalidValue")
+    expanded = [
+        PatchOperation("add", path, _normalise(path, v), index)
+        for path, v in _expand({urn: value}, where, urns)
+    ]
+    # replace: the extension becomes exactly what was sent; add merges into it.
+    return ([PatchOperation("remove", whole, None, index)] if op == "replace" else []) + expanded
 
 
 def _path(text: str, where: str) -> PathExpr:

@@ -164,7 +164,7 @@ def replace_user(scim_id: str) -> Response:
 @bp.patch("/Users/<scim_id>")
 def patch_user(scim_id: str) -> Response:
     """PatchOp applied to the user's current document, in order and atomically."""
-    operations = parse_patch(_whole_extensions(request_json()))
+    operations = parse_patch(request_json())
     identity = users.modify(
         account=g.account,
         actor=g.actor,
@@ -201,31 +201,6 @@ def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpPro
         return replace(profile, heap_role=UNSET)
     # The attribute this PATCH last wrote is the IdP's word, whatever else the document holds.
     return replace(profile, heap_role=heap_role_from(patched, spoken[-1]))
-
-
-def _whole_extensions(body: Any) -> Any:
-    """Operations whose path is a whole extension, as attribute operations ``scim.patch`` reads.
-
-    Generic clients (scim2-tester; RFC 7644 §3.5.2.1 examples) use the extension URN itself as the
-    path; ``parse_path`` would read ``urn:...:2.0:User`` as attribute ``User`` of ``urn:...:2.0``.
-    """
-    operations = body.get("Operations") if isinstance(body, Mapping) else None
-    if not isinstance(operations, list):
-        return body
-    rewritten: list[Any] = []
-    for operation in operations:
-        path = operation.get("path") if isinstance(operation, Mapping) else None
-        urn = USER_SCHEMA.canonical_urn(path.strip()) if isinstance(path, str) else None
-        if urn is None:
-            rewritten.append(operation)
-            continue
-        op, value = operation.get("op"), operation.get("value")
-        if isinstance(op, str) and op.lower() == "remove":
-            names = [n for n in USER_SCHEMA.extensions[urn] if "." not in n]
-            rewritten.extend({"op": op, "path": f"{urn}:{name}"} for name in names)
-        else:
-            rewritten.append({"op": op, "value": {urn: value}})
-    return {**body, "Operations": rewritten}
 
 
 def _condition(text: str | None) -> ColumnElement[bool] | None:

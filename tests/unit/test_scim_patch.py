@@ -835,3 +835,32 @@ def test_patch_raises_only_patch_error(raw: Any, doc: Any) -> None:
         except PatchError as exc:
             assert exc.detail
     assert document == before
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        # add merges into the extension object
+        ("add", {"department": "Sales"}, {"department": "Sales", "employeeNumber": "7"}),
+        # replace makes it exactly what was sent
+        ("Replace", {"department": "Sales"}, {"department": "Sales"}),
+    ],
+)
+def test_a_whole_extension_as_path_is_addressed_as_one_key(
+    op: str, value: dict[str, str], expected: dict[str, str]
+) -> None:
+    document = {"userName": "a@x.com", ENT: {"employeeNumber": "7"}}
+    body = {"Operations": [{"op": op, "path": ENT.upper(), "value": value}]}
+
+    result = apply_to_document(document, parse_patch(body), schema=USER_SCHEMA)
+
+    assert result == {"userName": "a@x.com", ENT: expected}
+
+
+def test_removing_a_whole_extension_drops_it() -> None:
+    document = {"userName": "a@x.com", ENT: {"employeeNumber": "7"}}
+    body = {"Operations": [{"op": "remove", "path": ENT}]}
+
+    assert apply_to_document(document, parse_patch(body), schema=USER_SCHEMA) == {
+        "userName": "a@x.com"
+    }
