@@ -78,7 +78,7 @@ class User(Node):
 
     @field(description="The Heap role; null while deactivated.")
     def role(self) -> Role | None:
-        return role_node(self.model.role) if self.model.is_active else None
+        return None if self.model.role is None else role_node(self.model.role)
 
     @field(description="Teams the user belongs to, by name.")
     def teams(self) -> list[Annotated[Team, strawberry.lazy("graph.teams")]]:

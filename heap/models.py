@@ -134,7 +134,13 @@ class User(Base):
     """A teammate. Deactivation keeps the row as a tombstone with no role, teams or seat."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_account_id_id", "account_id", "id"),)
+    __table_args__ = (
+        Index("ix_users_account_id_id", "account_id", "id"),
+        # Only a removed user has no role: a role is never "in use" by a tombstone.
+        CheckConstraint(
+            "deactivated_at IS NOT NULL OR role_id IS NOT NULL", name="active_has_role"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -142,14 +148,19 @@ class User(Base):
     given_name: Mapped[str] = mapped_column(String(255), default="")
     family_name: Mapped[str] = mapped_column(String(255), default="")
     display_name: Mapped[str | None] = mapped_column(String(255))
-    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="RESTRICT"), index=True)
+    role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("roles.id", ondelete="RESTRICT"), index=True
+    )
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship()
-    role: Mapped[Role] = relationship()
-    scim_identity: Mapped[ScimIdentity] = relationship(back_populates="user", uselist=False)
+    role: Mapped[Role | None] = relationship()
+    # The database cascades the delete; the ORM must not try to orphan the identity first.
+    scim_identity: Mapped[ScimIdentity] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def is_active(self) -> bool:
@@ -157,7 +168,7 @@ class User(Base):
 
     @property
     def is_admin(self) -> bool:
-        return self.is_active and self.role.is_admin
+        return self.is_active and self.role is not None and self.role.is_admin
 
     @property
     def full_name(self) -> str:

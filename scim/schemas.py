@@ -349,7 +349,7 @@ def dump_user(
             resource["schemas"].append(urn)
     # A tombstone holds no role in Heap: it shows the role the IdP last sent, which is the one a
     # reactivation restores (none sent: the default role, and no heapRole here).
-    role_name = user.role.name if user.is_active else identity.idp_role
+    role_name = user.role.name if user.role is not None else identity.idp_role
     if role_name:
         resource[HEAP_USER_URN] = {"heapRole": role_name}
         resource["schemas"].append(HEAP_USER_URN)

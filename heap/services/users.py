@@ -142,7 +142,8 @@ def page_identities(
     joined = (
         select(ScimIdentity)
         .join(User, User.id == ScimIdentity.user_id)
-        .join(Role, Role.id == User.role_id)
+        # Outer: a deactivated user has no role, and stays listed (with active: false).
+        .outerjoin(Role, Role.id == User.role_id)
         .where(*conditions)
     )
     count = select(func.count()).select_from(joined.with_only_columns(ScimIdentity.id).subquery())
@@ -238,7 +239,7 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
         if user.is_admin:
             policy.ensure_not_last_admin(actor, active_admins=count_active_admins(account=account))
         _record(account, actor, "user.remove", user)
-        _delete_user(user)
+        db.session.delete(user)
 
 
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
@@ -246,12 +247,12 @@ def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -
     with unit_of_work(Attempt(account.id, actor, "user.change_role", "user", str(user_id))):
         user = get(account=account, user_id=user_id)
         role = roles.get(account=account, role_id=role_id)
-        if not user.is_active:
+        if user.role is None:
             raise Invalid("Deactivated teammates have no role to change.", field="userId")
         policy.ensure_may_change_role(
             account, actor, user, role, active_admins=count_active_admins(account=account)
         )
-        if user.role_id != role.id:
+        if user.role.id != role.id:
             old = user.role.name
             user.role = role
             _record(
@@ -330,9 +331,10 @@ def modify(
         )
         if profile.active and not user.is_active:
             _ensure_email_free(account=account, email=email, except_user=user)
-            _reactivate(user, _idp_role(account, role_value))
+            role = _idp_role(account, role_value)
+            _reactivate(user, role)
             identity.idp_role = role_value
-            _record(account, actor, "user.reactivate", user, details={"role": user.role.name})
+            _record(account, actor, "user.reactivate", user, details={"role": role.name})
         elif not profile.active and user.is_active:
             _deactivate(user)
             _record(account, actor, "user.deactivate", user)
@@ -340,7 +342,7 @@ def modify(
             # The IdP's value changed since it last spoke: it wins over any change made in Heap.
             role = _idp_role(account, role_value)
             identity.idp_role = role_value
-            if user.is_active and user.role_id != role.id:
+            if user.role is not None and user.role.id != role.id:
                 changes["role"] = {"from": user.role.name, "to": role.name}
                 user.role = role
         if changes:
@@ -365,7 +367,7 @@ def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id)
         _record(account, actor, "user.delete", identity.user)
-        _delete_user(identity.user)
+        db.session.delete(identity.user)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -379,15 +381,9 @@ def _create_user(*, account: Account, email: str, role: Role, user_name: str) ->
     return user
 
 
-def _delete_user(user: User) -> None:
-    # The identity goes first, by name: left to the ORM, deleting the user would try to set the
-    # loaded identity's NOT NULL user_id to NULL instead of letting the foreign key cascade.
-    db.session.delete(user.scim_identity)
-    db.session.delete(user)
-
-
 def _deactivate(user: User) -> None:
     user.deactivated_at = utcnow()
+    user.role = None
     db.session.execute(sql_delete(TeamMembership).where(TeamMembership.user_id == user.id))
 
 

@@ -98,11 +98,12 @@ def upgrade():
     sa.Column('given_name', sa.String(length=255), nullable=False),
     sa.Column('family_name', sa.String(length=255), nullable=False),
     sa.Column('display_name', sa.String(length=255), nullable=True),
-    sa.Column('role_id', sa.Integer(), nullable=False),
+    sa.Column('role_id', sa.Integer(), nullable=True),
     sa.Column('deactivated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_users_account_id_accounts'), ondelete='CASCADE'),
+    sa.CheckConstraint('deactivated_at IS NOT NULL OR role_id IS NOT NULL', name=op.f('ck_users_active_has_role')),
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('fk_users_role_id_roles'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
     )

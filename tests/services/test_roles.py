@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 from flask import Flask
 
-from heap.actors import Operator
+from heap.actors import IdentityProvider, Operator
 from heap.errors import (
     AlreadyExists,
     Forbidden,
@@ -18,9 +18,9 @@ from heap.errors import (
     RoleIsScimDefault,
 )
 from heap.extensions import db
-from heap.models import Account, AuditOutcome, Role
-from heap.services import roles
-from tests.factories import AccountFactory, RoleFactory, UserFactory, role
+from heap.models import Account, AuditOutcome, Role, ScimToken, User
+from heap.services import roles, users
+from tests.factories import AccountFactory, RoleFactory, UserFactory, role, scim_account
 from tests.services.helpers import admin_of, analyst_of, events
 
 OPERATOR = Operator()
@@ -134,6 +134,25 @@ def test_delete_a_free_custom_role(app: Flask) -> None:
     assert _names(account) == ["Admin", "Architect", "Analyst", "Consumer"]
     [event] = events(account, "role.delete")
     assert (event.outcome, event.target_label) == (AuditOutcome.APPLIED.value, "Viewer")
+
+
+def identity_provider_of(account: Account) -> IdentityProvider:
+    token = db.session.query(ScimToken).filter_by(account_id=account.id).one()
+    return IdentityProvider(token)
+
+
+def test_a_role_held_only_by_deactivated_users_can_be_deleted(app: Flask) -> None:
+    account, _ = scim_account()
+    viewer = cast(Role, RoleFactory.create(account=account, name="Viewer"))
+    user = cast(User, UserFactory.create(account=account, role=viewer))
+    users.deactivate(
+        account=account, actor=identity_provider_of(account), scim_id=user.scim_identity.id
+    )
+    assert user.role is None
+
+    roles.delete(account=account, actor=OPERATOR, role_id=viewer.id)
+
+    assert "Viewer" not in _names(account)
 
 
 def test_delete_refusals(app: Flask) -> None:
