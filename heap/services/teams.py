@@ -111,6 +111,58 @@ def count_members(*, team: Team) -> int:
     return db.session.scalar(query) or 0
 
 
+@dataclass(frozen=True)
+class TeamPage:
+    total: int
+    teams: Sequence[Team]
+
+
+def page_teams(
+    *,
+    account: Account,
+    where: ColumnElement[bool] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> TeamPage:
+    """One page of the account's teams in a stable order (id), and how many match in all.
+
+    ``where`` is a condition on ``Team`` (a SCIM filter compiled by the door); it can only narrow
+    the account's teams, never reach another account's.
+    """
+    conditions = [Team.account_id == account.id]
+    if where is not None:
+        conditions.append(where)
+    total = db.session.scalar(select(func.count()).select_from(Team).where(*conditions)) or 0
+    if limit == 0:
+        return TeamPage(total=total, teams=())
+    query = select(Team).where(*conditions).order_by(Team.id).offset(offset).limit(limit)
+    return TeamPage(total=total, teams=db.session.scalars(query).all())
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A member as the IdP knows them: SCIM id and userName."""
+
+    scim_id: str
+    user_name: str
+
+
+def members_by_team(*, teams: Sequence[Team]) -> dict[int, list[MemberRef]]:
+    """The members of several teams in one query (a page of /Groups), keyed by team id."""
+    found: dict[int, list[MemberRef]] = {team.id: [] for team in teams}
+    if not found:
+        return found
+    query = (
+        select(TeamMembership.team_id, ScimIdentity.id, ScimIdentity.user_name)
+        .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
+        .where(TeamMembership.team_id.in_(list(found)))
+        .order_by(TeamMembership.team_id, TeamMembership.user_id)
+    )
+    for team_id, scim_id, user_name in db.session.execute(query):
+        found[team_id].append(MemberRef(scim_id=scim_id, user_name=user_name))
+    return found
+
+
 def create(
     *,
     account: Account,
@@ -124,11 +176,14 @@ def create(
     with unit_of_work(Attempt(account.id, actor, "team.create", "team", target_label=name)):
         policy.ensure_may_create_team(account, actor)
         _ensure_name_free(account=account, name=name)
+        now = utcnow()
         team = Team(
             account_id=account.id,
             name=name,
             external_id=external_id,
             scim_managed=isinstance(actor, IdentityProvider),
+            created_at=now,
+            updated_at=now,
         )
         db.session.add(team)
         db.session.flush()
@@ -201,12 +256,43 @@ def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamCh
                 target_id=team.scim_id,
                 target_label=team.name,
             )
-        for change in changes:
-            _apply(account, actor, team, change)
+        touched = False
+        for change in _coalesce(changes):
+            touched = _apply(account, actor, team, change) or touched
+        if touched:
+            # meta.lastModified tells the IdP the membership moved; one UPDATE by primary key.
+            team.updated_at = utcnow()
     return team
 
 
-def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> None:
+def _coalesce(changes: Sequence[TeamChange]) -> list[TeamChange]:
+    """Merge runs of adds and runs of removes into one change each.
+
+    Okta removes members with one operation per member (``members[value eq "..."]``, up to
+    hundreds in one PATCH); merged, they cost one DELETE instead of one per member. Only adjacent
+    changes of the same kind merge, so the order of adds against removes is kept.
+    """
+    merged: list[TeamChange] = []
+    for change in changes:
+        previous = merged[-1] if merged else None
+        if isinstance(change, AddMembers) and isinstance(previous, AddMembers):
+            merged[-1] = AddMembers(_union(previous.members, change.members))
+        elif isinstance(change, RemoveMembers) and isinstance(previous, RemoveMembers):
+            merged[-1] = RemoveMembers(_union(previous.members, change.members))
+        else:
+            merged.append(change)
+    return merged
+
+
+def _union(first: Members, second: Members) -> Members:
+    return Members(
+        user_ids=tuple(dict.fromkeys((*first.user_ids, *second.user_ids))),
+        scim_ids=tuple(dict.fromkeys((*first.scim_ids, *second.scim_ids))),
+    )
+
+
+def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bool:
+    """Apply one change; whether the membership changed."""
     match change:
         case Rename(name=name):
             name = _clean_name(name)
@@ -225,19 +311,21 @@ def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> No
                     details={"from": old, "to": name},
                 )
         case SetExternalId(external_id=external_id):
-            team.external_id = external_id
+            if external_id != team.external_id:
+                team.external_id = external_id
         case AddMembers(members=members):
-            _add(account, actor, team, members)
+            return _add(account, actor, team, members) > 0
         case RemoveMembers(members=members):
-            _remove(account, actor, team, members)
+            return _remove(account, actor, team, members) > 0
         case RemoveAllMembers():
-            _remove_all(account, actor, team)
+            return _remove_all(account, actor, team) > 0
         case ReplaceMembers(members=members):
-            _remove_all(account, actor, team, keep=members)
-            _add(account, actor, team, members)
+            removed = _remove_all(account, actor, team, keep=members)
+            return _add(account, actor, team, members) + removed > 0
+    return False
 
 
-def _add(account: Account, actor: Actor, team: Team, members: Members) -> None:
+def _add(account: Account, actor: Actor, team: Team, members: Members) -> int:
     eligible = _eligible_user_ids(account, actor, team, members)
     added = 0
     now = utcnow()
@@ -245,7 +333,9 @@ def _add(account: Account, actor: Actor, team: Team, members: Members) -> None:
         rows = select(literal(team.id), User.id, literal(now)).where(User.id.in_(chunk))
         statement = _insert_membership().from_select(["team_id", "user_id", "added_at"], rows)
         # Idempotent and race-free: a member added meanwhile by a parallel request is skipped.
-        added += execute_counting(statement.on_conflict_do_nothing())
+        # Counted through RETURNING: SQLAlchemy reports rowcount -1 for an INSERT on psycopg.
+        inserted = statement.on_conflict_do_nothing().returning(TeamMembership.user_id)
+        added += len(db.session.execute(inserted).all())
     if added:
         audit.record(
             account_id=account.id,
@@ -256,13 +346,24 @@ def _add(account: Account, actor: Actor, team: Team, members: Members) -> None:
             target_label=team.name,
             details={"added": added},
         )
+    return added
 
 
-def _remove(account: Account, actor: Actor, team: Team, members: Members) -> None:
+def _remove(account: Account, actor: Actor, team: Team, members: Members) -> int:
+    # Ids first, then a DELETE on the primary key (team_id, user_id) with literal ids: with the
+    # ids as a subquery, PostgreSQL on stale statistics joined all 10,000 memberships against
+    # the identities (9.6 s for 100 removals); this plan cannot go wrong that way.
+    user_ids = sorted(
+        {
+            user_id
+            for query in _member_user_id_queries(account, members)
+            for user_id in db.session.scalars(query)
+        }
+    )
     removed = 0
-    for query in _member_user_id_queries(account, members):
+    for chunk in _chunks(user_ids):
         statement = sql_delete(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.user_id.in_(query)
+            TeamMembership.team_id == team.id, TeamMembership.user_id.in_(chunk)
         )
         removed += execute_counting(statement)
     if removed:
@@ -275,9 +376,10 @@ def _remove(account: Account, actor: Actor, team: Team, members: Members) -> Non
             target_label=team.name,
             details={"removed": removed},
         )
+    return removed
 
 
-def _remove_all(account: Account, actor: Actor, team: Team, keep: Members | None = None) -> None:
+def _remove_all(account: Account, actor: Actor, team: Team, keep: Members | None = None) -> int:
     statement = sql_delete(TeamMembership).where(TeamMembership.team_id == team.id)
     if keep:
         for query in _member_user_id_queries(account, keep):
@@ -293,6 +395,7 @@ def _remove_all(account: Account, actor: Actor, team: Team, keep: Members | None
             target_label=team.name,
             details={"removed": removed},
         )
+    return removed
 
 
 def _eligible_user_ids(account: Account, actor: Actor, team: Team, members: Members) -> list[int]:
@@ -322,10 +425,17 @@ def _member_refs_queries(account: Account, members: Members) -> list[Select[Any,
     for id_chunk in _chunks(sorted(members.user_ids)):
         queries.append(select(User.id, User.id).where(User.id.in_(id_chunk), *active))
     for ref_chunk in _chunks(sorted(members.scim_ids)):
+        # The account is checked on the identity, not the user: PostgreSQL then starts from the
+        # named identities and joins users by primary key, instead of scanning the account's
+        # users (0.7 ms instead of 2-9 ms for 100 ids among 11,000 users).
         queries.append(
             select(ScimIdentity.id, User.id)
             .join(User, User.id == ScimIdentity.user_id)
-            .where(ScimIdentity.id.in_(ref_chunk), *active)
+            .where(
+                ScimIdentity.id.in_(ref_chunk),
+                ScimIdentity.account_id == account.id,
+                User.deactivated_at.is_(None),
+            )
         )
     return queries
 

@@ -1,0 +1,1 @@
+"""Workloads behind `make bench`: timings side by side, never asserted in tests."""

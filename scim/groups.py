@@ -1,0 +1,312 @@
+"""/Groups: Heap teams as SCIM groups, for Okta Group Push and Entra ID group provisioning.
+
+Each view parses the request, makes one service call and dumps the result. A PATCH never reads the
+member list: membership changes are commands the service runs as set-based statements, and the
+response is 204 unless the client asks for attributes (RFC 7644 §3.5.2 allows either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, current_app, g, request
+from sqlalchemy import ColumnElement, exists, literal, select
+
+from heap.models import ScimIdentity, Team, TeamMembership
+from heap.services import teams
+from scim import bp
+from scim.constants import GROUP_URN
+from scim.errors import ScimError
+from scim.filters import (
+    And,
+    Attribute,
+    Compare,
+    Filter,
+    FilterError,
+    MultiValued,
+    Not,
+    Or,
+    compile_filter,
+    lookup,
+    mapping_resolver,
+    parse_filter,
+)
+from scim.params import Projection, filter_from, page_from, projection_from
+from scim.patch import (
+    AddMembers,
+    GroupCommand,
+    PatchError,
+    RemoveAllMembers,
+    RemoveMembers,
+    Rename,
+    ReplaceMembers,
+    SetExternalId,
+    group_commands,
+    parse_patch,
+)
+from scim.responses import list_response, scim_response
+
+
+def _member_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    # `members[value eq "..."]` is asked of the membership rows, by the member's SCIM id.
+    return exists(
+        select(literal(1))
+        .select_from(TeamMembership)
+        .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
+        .where(TeamMembership.team_id == Team.id, condition)
+    )
+
+
+_MEMBER_RESOLVE = mapping_resolver(
+    {
+        "value": Attribute(ScimIdentity.id.expression, case_exact=True),
+        "display": Attribute(ScimIdentity.user_name.expression),
+    }
+)
+_RESOLVE = mapping_resolver(
+    {
+        "id": Attribute(Team.scim_id.expression, case_exact=True),
+        "externalId": Attribute(Team.external_id.expression, case_exact=True),
+        # Group displayName is caseExact false (RFC 7643 §4.2): lower() on both sides, as the
+        # unique index on teams does; the value is normalised in `_normalise_names` below.
+        "displayName": Attribute(Team.name.expression),
+        "members": MultiValued(_MEMBER_RESOLVE, _member_exists),
+        "meta.created": Attribute(Team.created_at.expression, kind="datetime"),
+        "meta.lastModified": Attribute(Team.updated_at.expression, kind="datetime"),
+        "meta.resourceType": Attribute(literal("Group")),
+    },
+    default_urns=(GROUP_URN,),
+)
+
+
+@bp.get("/Groups")
+def list_groups() -> Response:
+    """Every team of the account, linked or not, so Okta's "Link Group" can pick any of them."""
+    page = page_from(request.args)
+    projection = projection_from(request.args, core_urn=GROUP_URN)
+    found = teams.page_teams(
+        account=g.account,
+        where=_where(filter_from(request.args)),
+        offset=page.offset,
+        limit=page.count,
+    )
+    return list_response(
+        _dump_many(found.teams, projection), total=found.total, start_index=page.start_index
+    )
+
+
+@bp.get("/Groups/<group_id>")
+def get_group(group_id: str) -> Response:
+    """One team; Entra asks with excludedAttributes=members, which skips the member query."""
+    team = teams.get_by_scim_id(account=g.account, scim_id=group_id)
+    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+
+
+@bp.post("/Groups")
+def create_group() -> Response:
+    """A new SCIM-managed team; a team of that name already -> 409 uniqueness."""
+    body = _body()
+    team = teams.create(
+        account=g.account,
+        actor=g.actor,
+        name=_display_name(body),
+        external_id=_external_id(body),
+        members=teams.Members(scim_ids=_member_ids(lookup(body, "members"))),
+    )
+    location = _location(team)
+    return scim_response(
+        _dump_one(team, projection_from(request.args, core_urn=GROUP_URN)), 201, location=location
+    )
+
+
+@bp.put("/Groups/<group_id>")
+def replace_group(group_id: str) -> Response:
+    """Okta's AIW integrations push membership by GET, then PUT with the whole member list."""
+    body = _body()
+    changes: list[teams.TeamChange] = [teams.Rename(_display_name(body))]
+    # An attribute left out of a PUT is not asserted (RFC 7644 §3.5.1 lets the server keep it):
+    # a PUT without "members" must not wipe the team. "members": [] or null does empty it.
+    if _has(body, "members"):
+        changes.append(teams.ReplaceMembers(_scim_members(_member_ids(lookup(body, "members")))))
+    if _has(body, "externalId"):
+        changes.append(teams.SetExternalId(_external_id(body)))
+    team = teams.apply_changes(account=g.account, actor=g.actor, scim_id=group_id, changes=changes)
+    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+
+
+@bp.patch("/Groups/<group_id>")
+def patch_group(group_id: str) -> Response:
+    """Membership and name changes as Okta and Entra send them; 204 unless attributes are asked."""
+    try:
+        commands = group_commands(parse_patch(_body(), schema_urns=(GROUP_URN,)))
+    except PatchError as error:
+        raise ScimError(400, error.detail, error.scim_type) from None
+    team = teams.apply_changes(
+        account=g.account,
+        actor=g.actor,
+        scim_id=group_id,
+        changes=[_change(command) for command in commands],
+    )
+    if not _projection_asked():
+        # Entra: "Returning a body with a list of all the members isn't advisable"; Okta takes 204.
+        return scim_response(None, 204)
+    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+
+
+@bp.delete("/Groups/<group_id>")
+def delete_group(group_id: str) -> Response:
+    """Okta's "Unlink pushed group" with "Delete the group in the target app"; users stay."""
+    teams.delete(account=g.account, actor=g.actor, scim_id=group_id)
+    return scim_response(None, 204)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _body() -> Mapping[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, Mapping):
+        raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
+    return body
+
+
+def _has(body: Mapping[str, Any], name: str) -> bool:
+    return any(isinstance(key, str) and key.lower() == name.lower() for key in body)
+
+
+def _display_name(body: Mapping[str, Any]) -> str:
+    name = lookup(body, "displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise ScimError(400, "displayName is required: the name of the team.", "invalidValue")
+    return name
+
+
+def _external_id(body: Mapping[str, Any]) -> str | None:
+    # Entra sends externalId (its object id) on create; it is kept and returned as sent.
+    value = lookup(body, "externalId")
+    if value is not None and not isinstance(value, str):
+        raise ScimError(400, "externalId must be a string.", "invalidValue")
+    return value
+
+
+def _member_ids(value: Any) -> tuple[str, ...]:
+    """Member SCIM ids from ``[{"value": id, "display": ...}]``; Okta's AIW PUT sends
+    ``display: null`` and Entra ``$ref: null``, both ignored."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ScimError(400, 'members must be a list of {"value": id} objects.', "invalidValue")
+    ids: list[str] = []
+    for item in value:
+        member_id = lookup(item, "value") if isinstance(item, Mapping) else None
+        if not isinstance(member_id, str) or not member_id:
+            raise ScimError(
+                400, "Each member must be an object whose value is a user id.", "invalidValue"
+            )
+        ids.append(member_id)
+    return tuple(dict.fromkeys(ids))
+
+
+def _scim_members(ids: Sequence[str]) -> teams.Members:
+    return teams.Members(scim_ids=tuple(ids))
+
+
+def _change(command: GroupCommand) -> teams.TeamChange:
+    match command:
+        case Rename(display_name=name):
+            return teams.Rename(name)
+        case AddMembers(ids=ids):
+            return teams.AddMembers(_scim_members(ids))
+        case RemoveMembers(ids=ids):
+            return teams.RemoveMembers(_scim_members(ids))
+        case RemoveAllMembers():
+            return teams.RemoveAllMembers()
+        case ReplaceMembers(ids=ids):
+            return teams.ReplaceMembers(_scim_members(ids))
+        case SetExternalId(value=value):
+            return teams.SetExternalId(value)
+    raise AssertionError(f"unhandled group command {command!r}")
+
+
+def _projection_asked() -> bool:
+    wanted = {"attributes", "excludedattributes"}
+    return any(key.lower() in wanted for key in request.args)
+
+
+def _where(text: str | None) -> ColumnElement[bool] | None:
+    if text is None:
+        return None
+    try:
+        return compile_filter(_normalise_names(parse_filter(text)), _RESOLVE)
+    except FilterError as error:
+        raise ScimError(400, error.detail, "invalidFilter") from None
+
+
+def _normalise_names(filt: Filter) -> Filter:
+    """Compare displayName with the value normalised like a stored team name, so Okta's
+    ``displayName eq "Data  Team "`` finds "Data Team" and links instead of creating a
+    duplicate that the unique index would refuse."""
+    match filt:
+        case Compare(path=path, value=str(value)) if path.key == "displayname":
+            return replace(filt, value=teams.normalize_name(value))
+        case And(left=left, right=right):
+            return And(_normalise_names(left), _normalise_names(right))
+        case Or(left=left, right=right):
+            return Or(_normalise_names(left), _normalise_names(right))
+        case Not(expr=expr):
+            return Not(_normalise_names(expr))
+    return filt
+
+
+# ---------------------------------------------------------------------------------------------
+# Dumping
+
+
+def _dump_one(team: Team, projection: Projection) -> dict[str, Any]:
+    return _dump_many([team], projection)[0]
+
+
+def _dump_many(found: Sequence[Team], projection: Projection) -> list[dict[str, Any]]:
+    # Members are loaded only when wanted, for the whole page in one query: Entra's
+    # excludedAttributes=members on a 10,000-member team costs no membership read at all.
+    members = teams.members_by_team(teams=found) if projection.includes("members") else None
+    return [
+        projection.apply(_resource(team, None if members is None else members[team.id]))
+        for team in found
+    ]
+
+
+def _resource(team: Team, members: Sequence[teams.MemberRef] | None) -> dict[str, Any]:
+    resource: dict[str, Any] = {"schemas": [GROUP_URN], "id": team.scim_id}
+    if team.external_id is not None:
+        resource["externalId"] = team.external_id
+    resource["displayName"] = team.name
+    if members is not None:
+        base = _base_url()
+        resource["members"] = [
+            {"value": m.scim_id, "display": m.user_name, "$ref": f"{base}/Users/{m.scim_id}"}
+            for m in members
+        ]
+    resource["meta"] = {
+        "resourceType": "Group",
+        "created": _timestamp(team.created_at),
+        "lastModified": _timestamp(team.updated_at),
+        "location": _location(team),
+    }
+    return resource
+
+
+def _base_url() -> str:
+    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + str(bp.url_prefix)
+
+
+def _location(team: Team) -> str:
+    return f"{_base_url()}/Groups/{team.scim_id}"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
