@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from sqlalchemy import ColumnElement, exists, literal, select
 
 from heap.models import ScimIdentity, Team, TeamMembership
@@ -48,6 +47,7 @@ from scim.patch import (
     parse_patch,
 )
 from scim.responses import list_response, scim_response
+from scim.schemas import location, meta
 
 
 def _member_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -116,9 +116,9 @@ def create_group() -> Response:
         external_id=_external_id(body),
         members=teams.Members(scim_ids=_member_ids(lookup(body, "members"))),
     )
-    location = _location(team)
+    url = location(_path(team))
     return scim_response(
-        _dump_one(team, projection_from(request.args, core_urn=GROUP_URN)), 201, location=location
+        _dump_one(team, projection_from(request.args, core_urn=GROUP_URN)), 201, location=url
     )
 
 
@@ -286,27 +286,21 @@ def _resource(team: Team, members: Sequence[teams.MemberRef] | None) -> dict[str
         resource["externalId"] = team.external_id
     resource["displayName"] = team.name
     if members is not None:
-        base = _base_url()
+        # Members are always users; ``display`` is Heap's (their userName), not a stored label.
         resource["members"] = [
-            {"value": m.scim_id, "display": m.user_name, "$ref": f"{base}/Users/{m.scim_id}"}
+            {
+                "value": m.scim_id,
+                "display": m.user_name,
+                "type": "User",
+                "$ref": location(f"Users/{m.scim_id}"),
+            }
             for m in members
         ]
-    resource["meta"] = {
-        "resourceType": "Group",
-        "created": _timestamp(team.created_at),
-        "lastModified": _timestamp(team.updated_at),
-        "location": _location(team),
-    }
+    resource["meta"] = meta(
+        "Group", created=team.created_at, last_modified=team.updated_at, path=_path(team)
+    )
     return resource
 
 
-def _base_url() -> str:
-    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + str(bp.url_prefix)
-
-
-def _location(team: Team) -> str:
-    return f"{_base_url()}/Groups/{team.scim_id}"
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _path(team: Team) -> str:
+    return f"Groups/{team.scim_id}"

@@ -107,6 +107,7 @@ def resource(team: Team, members: Sequence[User] | None = ()) -> dict[str, Any]:
             {
                 "value": sid(u),
                 "display": u.scim_identity.user_name,
+                "type": "User",
                 "$ref": f"{BASE}/Users/{sid(u)}",
             }
             for u in sorted(members, key=lambda u: u.id)
@@ -822,7 +823,12 @@ def test_deactivating_a_user_drops_their_memberships(idp: Idp) -> None:
     assert member_scim_ids(other) == set()
     group = json_of(idp.call("GET", f"/Groups/{team.scim_id}"))
     assert group["members"] == [
-        {"value": sid(bob), "display": bob.email, "$ref": f"{BASE}/Users/{sid(bob)}"}
+        {
+            "value": sid(bob),
+            "display": bob.email,
+            "type": "User",
+            "$ref": f"{BASE}/Users/{sid(bob)}",
+        }
     ]
 
 
