@@ -153,3 +153,8 @@ def scim_account(**kwargs: Any) -> tuple[Account, str]:
     db.session.commit()
     token = ScimTokenFactory(account=account)
     return account, str(token.raw)
+
+
+def role_name(user: User) -> str | None:
+    """The user's Heap role name; None while deactivated (a tombstone holds no role)."""
+    return None if user.role is None else user.role.name
