@@ -32,7 +32,9 @@ def _rate_limit_key() -> str:
 
 
 # Headers off: Retry-After belongs on the 429 alone (scim/errors.py), not on every response.
-limiter = Limiter(key_func=_rate_limit_key, headers_enabled=False)
+# Storage errors are swallowed (and logged by the limiter): Redis being away must not turn
+# provisioning into 5xx; the limit is a guard, not a correctness rule.
+limiter = Limiter(key_func=_rate_limit_key, headers_enabled=False, swallow_errors=True)
 limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]))(bp)
 
 

@@ -37,7 +37,7 @@ def _free_port() -> int:
     raise RuntimeError("no free port between 20000 and 40000 on 127.0.0.1")
 
 
-def _redis_reachable() -> bool:
+def redis_reachable() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
             return True
@@ -83,7 +83,7 @@ def live_server(
         "DATABASE_URL": str(app.config["SQLALCHEMY_DATABASE_URI"]),
         "SECRET_KEY": str(app.config["SECRET_KEY"]),
         # Workers are separate processes: only Redis gives them one shared rate-limit window.
-        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379" if _redis_reachable() else "memory://",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379" if redis_reachable() else "memory://",
         "PUBLIC_BASE_URL": base_url,
         "LOG_LEVEL": "WARNING",
         **live_server_env,

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping
 
 import pytest
 import requests
 
 from scim.constants import ERROR_URN
+from tests.e2e.conftest import redis_reachable
 from tests.factories import scim_account
 
 LIMIT = 5
-
-
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def live_server_workers() -> int:
 
 @pytest.fixture
 def live_server_env() -> Mapping[str, str]:
-    if not _redis_reachable():
+    if not redis_reachable():
         if os.environ.get("CI"):
             pytest.fail("CI must reach Redis at 127.0.0.1:6379 for the shared rate limit")
         pytest.skip("needs Redis at 127.0.0.1:6379")

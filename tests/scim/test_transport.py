@@ -216,3 +216,18 @@ def test_rate_limit_is_429_with_retry_after_and_a_scim_body(app: Flask) -> None:
     # Another token has its own budget.
     _, other = scim_account()
     assert client.get("/scim/v2/Users", headers=auth(other)).status_code == 200
+
+
+def test_an_unreachable_rate_limit_store_never_fails_provisioning(app: Flask) -> None:
+    # Nothing listens on port 1: every call to the limiter's storage fails.
+    unreachable = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "x",
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",
+        }
+    )
+    _, token = scim_account()
+    response = unreachable.test_client().get("/scim/v2/Users", headers=auth(token))
+    assert response.status_code == 200
