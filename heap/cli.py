@@ -141,7 +141,14 @@ def demo(as_json: bool) -> None:
         accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
     if users.find_identity(account=account, user_name=DEMO_ADMIN) is None:
         admin = roles.get_by_ref(account=account, ref="Admin")
-        users.invite(account=account, actor=OPERATOR, email=DEMO_ADMIN, role_id=admin.id)
+        users.invite(
+            account=account,
+            actor=OPERATOR,
+            email=DEMO_ADMIN,
+            role_id=admin.id,
+            given_name="Acme",
+            family_name="Admin",
+        )
     if account.scim_enabled:
         _, scim_token = scim.rotate_token(account=account, actor=OPERATOR)
     else:
