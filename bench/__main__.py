@@ -5,7 +5,9 @@ through the Flask test client (the whole request path, no network), times Okta's
 pushes: a PATCH adding 100 members (one "add" operation with 100 values) and a PATCH removing
 them again (100 operations `members[value eq "..."]`), for each team size. A plain
 `GET /Users/{id}` in the same run is the baseline; each row shows median and p95 over the
-repetitions and the ratio of its median to the baseline's.
+repetitions and the ratio of its median to the baseline's, and the peak Python memory one
+such request allocates (tracemalloc, measured in a separate untimed pass) next to the baseline's:
+a PATCH that loaded the member list would grow with the team here.
 
 Needs no running services: SQLite in a temporary directory by default; set BENCH_DATABASE_URL
 (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench) to measure PostgreSQL. A run on an
@@ -20,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +69,7 @@ class Row:
     label: str
     size: str
     samples: list[float]
+    peak_kib: float
 
     @property
     def median(self) -> float:
@@ -193,13 +197,13 @@ def _measure(app: Flask, world: World, repeat: int) -> list[Row]:
     def patch(group: str, body: dict[str, Any]) -> Callable[[], Any]:
         return lambda: client.patch(f"/scim/v2/Groups/{group}", json=body, headers=headers)
 
-    baseline_path, baseline_label = _baseline(app, world)
-
     def get() -> Any:
-        return client.get(baseline_path, headers=headers)
+        return client.get(f"/scim/v2/Users/{world.user_ids[-1]}", headers=headers)
 
     get()  # warm-up: first-request costs and the token's last-use stamp
-    rows = [Row(baseline_label, "-", _timed(get, 200, repeat))]
+    for body in (add_body, remove_body):  # the PATCH path's first-use costs too
+        _timed(patch(world.groups[min(TEAM_SIZES)], body), 204, 1)
+    rows = [Row("GET /Users/{id} (baseline)", "-", _timed(get, 200, repeat), _peak_kib(get))]
     for size in TEAM_SIZES:
         group = world.groups[size]
         adds: list[float] = []
@@ -208,24 +212,25 @@ def _measure(app: Flask, world: World, repeat: int) -> list[Row]:
         for _ in range(repeat):
             adds += _timed(patch(group, add_body), 204, 1)
             removes += _timed(patch(group, remove_body), 204, 1)
-        rows.append(Row(f"PATCH add {CHANGE} members (1 op)", f"{size:,}", adds))
-        rows.append(Row(f"PATCH remove {CHANGE} members ({CHANGE} ops)", f"{size:,}", removes))
+        add_peak = _peak_kib(patch(group, add_body))
+        remove_peak = _peak_kib(patch(group, remove_body))
+        rows.append(Row(f"PATCH add {CHANGE} members (1 op)", f"{size:,}", adds, add_peak))
+        rows.append(
+            Row(f"PATCH remove {CHANGE} members ({CHANGE} ops)", f"{size:,}", removes, remove_peak)
+        )
     _check_sizes(app, world)
     return rows
 
 
-def _baseline(app: Flask, world: World) -> tuple[str, str]:
-    users_route = any(
-        rule.rule.startswith("/scim/v2/Users/<") and "GET" in (rule.methods or ())
-        for rule in app.url_map.iter_rules()
-    )
-    if users_route:
-        return f"/scim/v2/Users/{world.user_ids[-1]}", "GET /Users/{id} (baseline)"
-    group = world.groups[min(TEAM_SIZES)]
-    return (
-        f"/scim/v2/Groups/{group}?excludedAttributes=members",
-        "GET /Groups/{id}?excludedAttributes=members (interim baseline)",
-    )
+def _peak_kib(call: Callable[[], Any]) -> float:
+    """Peak Python allocation during one request, in KiB."""
+    tracemalloc.start()
+    try:
+        call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 1024
 
 
 def _check_sizes(app: Flask, world: World) -> None:
@@ -246,13 +251,18 @@ def _print(rows: Sequence[Row], url: str, repeat: int, build_seconds: float) -> 
     print(f"database: {url.split('://')[0]}   repetitions: {repeat}   users: {USERS:,}")
     print(f"set-up (users, identities, memberships): {build_seconds:.1f} s")
     print()
-    header = f"{'request':<62} {'team size':>9} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}"
+    baseline_kib = rows[0].peak_kib
+    header = (
+        f"{'request':<40} {'team size':>9} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}"
+        f" {'peak KiB':>9} {'x baseline':>11}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row.label:<62} {row.size:>9} {row.median:>10.2f} {row.p95:>8.2f}"
-            f" {row.median / baseline:>11.2f}"
+            f"{row.label:<40} {row.size:>9} {row.median:>10.2f} {row.p95:>8.2f}"
+            f" {row.median / baseline:>11.2f} {row.peak_kib:>9.0f}"
+            f" {row.peak_kib / baseline_kib:>11.2f}"
         )
 
 
