@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Info, field
+from graph.context import Info, field, from_model
 from graph.pagination import FIRST_DESCRIPTION, Connection, Node, encode_id
 from graph.permissions import require_viewer
 from graph.roles import Role, list_roles
@@ -23,17 +23,15 @@ First = Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)
 class Account(Node):
     model: strawberry.Private[models.Account]
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
+    name: str = from_model("name")
 
     @field(description="SCIM needs Premier.")
     def plan(self) -> models.Plan:
         return models.Plan(self.model.plan)
 
-    @field(description="Single sign-on is set up; SCIM needs it.")
-    def sso_configured(self) -> bool:
-        return self.model.sso_configured
+    sso_configured: bool = from_model(
+        "sso_configured", description="Single sign-on is set up; SCIM needs it."
+    )
 
     @strawberry.field
     def scim(self) -> ScimConfiguration:

@@ -54,6 +54,18 @@ def field(*, description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.field(description=description))
 
 
+def from_model(attribute: str, *, description: str | None = None) -> Any:
+    """A field read from ``self.model.<attribute>``; its GraphQL type is the class annotation.
+
+    Returns Any, as ``strawberry.field`` does, so ``name: str = from_model("name")`` type-checks.
+    """
+
+    def resolve(root: Any) -> Any:
+        return getattr(root.model, attribute)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
 def mutation(*, description: str) -> Callable[[F], F]:
     """``strawberry.mutation(description=...)``, typed for the same reason."""
     return cast("Callable[[F], F]", strawberry.mutation(description=description))

@@ -6,16 +6,17 @@ this door speak the same list, and a new code in heap/ appears here without a ch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import TypeVar
 
 import strawberry
+from flask import g, has_request_context
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 
-from graph.context import Info
 from heap.errors import ErrorCode, HeapError
 
-R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 ErrorCodeEnum = strawberry.enum(
     ErrorCode,
@@ -55,17 +56,6 @@ def user_errors(error: HeapError) -> list[UserError]:
     return [UserError(code=error.code, field=field, message=error.message)]
 
 
-def attempt(info: Info, action: Callable[[], R]) -> tuple[R | None, list[UserError]]:
-    """Run one service call; its result, or its refusal as ``userErrors``."""
-    info.context.forget_counts()
-    try:
-        return action(), []
-    except HeapError as error:
-        return None, user_errors(error)
-    finally:
-        info.context.forget_counts()
-
-
 def reasons(*checks: Callable[[], None]) -> list[ErrorCode]:
     """Which heap.policy checks refuse, as codes: the front end disables buttons with these."""
     found: list[ErrorCode] = []
@@ -82,3 +72,34 @@ def should_mask_error(error: GraphQLError) -> bool:
     """Mask unexpected exceptions only; validation errors and our own refusals stay readable."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+def _request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """``MaskErrors`` whose masked errors carry the request id, to quote to Heap support."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask_error)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": _request_id()},
+        )
+
+
+def log_errors(errors: list[GraphQLError]) -> None:
+    """Unexpected errors with their traceback (the log line carries the request id); the rest,
+    which the client is shown in full, only at debug level."""
+    for error in errors:
+        if should_mask_error(error):
+            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        else:
+            log.debug("refused at %s: %s", error.path, error.message)

@@ -10,13 +10,17 @@ from typing import Generic, TypeVar
 import strawberry
 
 from graph.context import field
+from graph.errors import PublicError
 from heap.errors import NotFound
-from heap.services.directory import MAX_PAGE_SIZE, Page
+from heap.services.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 M = TypeVar("M")
 N = TypeVar("N")
 
 _CURSOR = "cursor"
+# Primary keys are 32-bit integers: a larger "id" names nothing, and would overflow SQLite's
+# parameter binding (a 500) if it reached a query.
+_MAX_KEY = 2**31 - 1
 
 
 @strawberry.interface(description="An object with a global id: refetch it with `node(id:)`.")
@@ -38,12 +42,27 @@ def parse_id(value: str) -> tuple[str, str] | None:
     return (type_name, key) if separator and type_name and key else None
 
 
+def parse_key(value: str) -> int | None:
+    """A primary key written in a global id or cursor, or None if it cannot be one."""
+    # isdigit() alone accepts "٣" and "²"; only ASCII digits, of a size a key can have.
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        return None
+    key = int(value)
+    return key if 0 < key <= _MAX_KEY else None
+
+
+def typed_key(value: str, type_name: str) -> int | None:
+    """The primary key inside a global id of ``type_name``, or None."""
+    parsed = parse_id(value)
+    return parse_key(parsed[1]) if parsed is not None and parsed[0] == type_name else None
+
+
 def decode_id(value: str, type_name: str, *, field: str) -> int:
     """The database id inside a global id of ``type_name``; NOT_FOUND on ``field`` otherwise."""
-    parsed = parse_id(value)
-    if parsed is None or parsed[0] != type_name or not parsed[1].isdigit():
+    key = typed_key(value, type_name)
+    if key is None:
         raise NotFound(f"{value!r} is not the id of a {type_name}.", field=field)
-    return int(parsed[1])
+    return key
 
 
 def encode_cursor(key: int) -> str:
@@ -51,16 +70,28 @@ def encode_cursor(key: int) -> str:
 
 
 def decode_cursor(value: str | None) -> int | None:
-    """The key a cursor continues after; an unreadable cursor starts from the beginning."""
+    """The key a cursor continues after; BAD_USER_INPUT for one this API did not hand out.
+
+    Starting over from the first page instead would show a client its own bug as duplicates.
+    """
     if value is None:
         return None
-    parsed = parse_id(value)
-    if parsed is None or parsed[0] != _CURSOR or not parsed[1].isdigit():
-        return None
-    return int(parsed[1])
+    key = typed_key(value, _CURSOR)
+    if key is None:
+        raise PublicError(f"{value!r} is not a cursor from this list.", code="BAD_USER_INPUT")
+    return key
 
 
-FIRST_DESCRIPTION = f"Page size, at most {MAX_PAGE_SIZE} (larger values are capped)."
+def check_first(first: int | None) -> int | None:
+    """``first`` as asked: above the cap it is capped later (Relay's way), below 0 it is refused."""
+    if first is not None and first < 0:
+        raise PublicError("`first` must be 0 or more.", code="BAD_USER_INPUT")
+    return first
+
+
+FIRST_DESCRIPTION = (
+    f"Page size, 0 to {MAX_PAGE_SIZE} (larger values are capped); {DEFAULT_PAGE_SIZE} if omitted."
+)
 
 
 @strawberry.type(description="Where a page sits in the whole list.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.context import Info, field, mutation
-from graph.errors import UserError, attempt
+from graph.context import Info, from_model, mutation
+from graph.errors import UserError
+from graph.mutations import mutate
 from graph.pagination import Node, decode_id, encode_id
 from graph.permissions import require_viewer
 from heap import models
@@ -16,17 +17,12 @@ from heap.services import roles
 class Role(Node):
     model: strawberry.Private[models.Role]
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @field(description="Admin, Architect, Analyst and Consumer: never renamed or deleted.")
-    def built_in(self) -> bool:
-        return self.model.is_builtin
-
-    @field(description="Holders change settings, roles and teams.")
-    def admin(self) -> bool:
-        return self.model.is_admin
+    name: str = from_model("name")
+    built_in: bool = from_model(
+        "is_builtin",
+        description="Admin, Architect, Analyst and Consumer: never renamed or deleted.",
+    )
+    admin: bool = from_model("is_admin", description="Holders change settings, roles and teams.")
 
 
 def role_node(model: models.Role) -> Role:
@@ -72,43 +68,44 @@ class DeleteRolePayload:
     user_errors: list[UserError]
 
 
+def _one(model: models.Role | None) -> Role | None:
+    return None if model is None else role_node(model)
+
+
+def _role_id(value: strawberry.ID) -> int:
+    return decode_id(value, "Role", field="roleId")
+
+
 @strawberry.type
 class RoleMutations:
     @mutation(description="Add a custom role. Admins only.")
     def create_role(self, info: Info, input: CreateRoleInput) -> CreateRolePayload | None:
-        s = require_viewer(info)
-        role, errors = attempt(
-            info, lambda: roles.create(account=s.account, actor=s.actor, name=input.name)
+        return mutate(
+            info,
+            lambda s: roles.create(account=s.account, actor=s.actor, name=input.name),
+            lambda role, errors: CreateRolePayload(role=_one(role), user_errors=errors),
         )
-        return CreateRolePayload(role=None if role is None else role_node(role), user_errors=errors)
 
     @mutation(description="Rename a custom role. Admins only.")
     def rename_role(self, info: Info, input: RenameRoleInput) -> RenameRolePayload | None:
-        s = require_viewer(info)
-        role, errors = attempt(
+        return mutate(
             info,
-            lambda: roles.rename(
-                account=s.account,
-                actor=s.actor,
-                role_id=decode_id(input.role_id, "Role", field="roleId"),
-                name=input.name,
+            lambda s: roles.rename(
+                account=s.account, actor=s.actor, role_id=_role_id(input.role_id), name=input.name
             ),
+            lambda role, errors: RenameRolePayload(role=_one(role), user_errors=errors),
         )
-        return RenameRolePayload(role=None if role is None else role_node(role), user_errors=errors)
 
     @mutation(
         description="Delete a custom role nobody holds that is not the SCIM default. Admins only."
     )
     def delete_role(self, info: Info, input: DeleteRoleInput) -> DeleteRolePayload | None:
-        s = require_viewer(info)
-        _, errors = attempt(
+        return mutate(
             info,
-            lambda: roles.delete(
-                account=s.account,
-                actor=s.actor,
-                role_id=decode_id(input.role_id, "Role", field="roleId"),
+            lambda s: roles.delete(
+                account=s.account, actor=s.actor, role_id=_role_id(input.role_id)
             ),
-        )
-        return DeleteRolePayload(
-            deleted_role_id=None if errors else input.role_id, user_errors=errors
+            lambda _, errors: DeleteRolePayload(
+                deleted_role_id=None if errors else input.role_id, user_errors=errors
+            ),
         )

@@ -8,12 +8,14 @@ from typing import Annotated
 import strawberry
 from flask import current_app
 
-from graph.context import Info, field, mutation
-from graph.errors import UserError, attempt, reasons
+from graph.context import Info, Session, field, from_model, mutation
+from graph.errors import UserError, reasons
+from graph.mutations import mutate
 from graph.pagination import (
     FIRST_DESCRIPTION,
     Connection,
     Node,
+    check_first,
     decode_cursor,
     decode_id,
     encode_id,
@@ -23,7 +25,7 @@ from graph.permissions import require_admin, require_viewer
 from graph.roles import Role, role_node
 from heap import models, policy
 from heap.errors import ErrorCode, Invalid
-from heap.services import audit, directory, scim
+from heap.services import directory, scim
 
 strawberry.enum(models.AuditOutcome, name="AuditOutcome")
 
@@ -31,30 +33,16 @@ strawberry.enum(models.AuditOutcome, name="AuditOutcome")
 @strawberry.type(name="ScimToken", description="A SCIM bearer token; its secret is never shown.")
 class ScimToken(Node):
     model: strawberry.Private[models.ScimToken]
-
-    @field(description="The first characters of the secret, to tell tokens apart.")
-    def prefix(self) -> str:
-        return self.model.prefix
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @field(description="Who minted it.")
-    def created_by(self) -> str:
-        return self.model.created_by
-
-    @field(description="Last SCIM request made with it, to the minute.")
-    def last_used_at(self) -> datetime | None:
-        return self.model.last_used_at
-
-    @strawberry.field
-    def revoked_at(self) -> datetime | None:
-        return self.model.revoked_at
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.model.is_active
+    prefix: str = from_model(
+        "prefix", description="The first characters of the secret, to tell tokens apart."
+    )
+    created_at: datetime = from_model("created_at")
+    created_by: str = from_model("created_by", description="Who minted it.")
+    last_used_at: datetime | None = from_model(
+        "last_used_at", description="Last SCIM request made with it, to the minute."
+    )
+    revoked_at: datetime | None = from_model("revoked_at")
+    active: bool = from_model("is_active")
 
 
 def token_node(model: models.ScimToken) -> ScimToken:
@@ -64,42 +52,27 @@ def token_node(model: models.ScimToken) -> ScimToken:
 @strawberry.type(description="One change, skip or refusal, and who asked for it.")
 class AuditEvent:
     model: strawberry.Private[models.AuditEvent]
-
-    @strawberry.field
-    def occurred_at(self) -> datetime:
-        return self.model.occurred_at
-
-    @field(description="member, identity_provider or operator.")
-    def actor_kind(self) -> str:
-        return self.model.actor_kind
-
-    @field(description="Who: an email, a SCIM token prefix, or the operator.")
-    def actor(self) -> str:
-        return self.model.actor_label
-
-    @field(description="What, e.g. user.provision, team.add_members.")
-    def action(self) -> str:
-        return self.model.action
-
-    @strawberry.field
-    def target_kind(self) -> str | None:
-        return self.model.target_kind
-
-    @strawberry.field
-    def target_id(self) -> str | None:
-        return self.model.target_id
-
-    @strawberry.field
-    def target(self) -> str | None:
-        return self.model.target_label
+    occurred_at: datetime = from_model("occurred_at")
+    actor_kind: str = from_model("actor_kind", description="member, identity_provider or operator.")
+    actor: str = from_model(
+        "actor_label", description="Who: an email, a SCIM token prefix, or the operator."
+    )
+    action: str = from_model("action", description="What, e.g. user.provision, team.add_members.")
+    target_kind: str | None = from_model(
+        "target_kind", description="user, team, role, account or scim_token; null if none."
+    )
+    target_id: str | None = from_model(
+        "target_id", description="The target's id as Heap recorded it (a SCIM id, or a number)."
+    )
+    target: str | None = from_model(
+        "target_label", description="Which one, for people: an email, a team or role name."
+    )
 
     @strawberry.field
     def outcome(self) -> models.AuditOutcome:
         return models.AuditOutcome(self.model.outcome)
 
-    @field(description="Why it was skipped or refused.")
-    def reason(self) -> str | None:
-        return self.model.reason
+    reason: str | None = from_model("reason", description="Why it was skipped or refused.")
 
 
 @strawberry.type(description="SCIM provisioning for the account.")
@@ -147,15 +120,26 @@ class ScimConfiguration:
         info: Info,
         first: Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)] = None,
         after: str | None = None,
+        target: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only events about this target: its id or label (an email, a team "
+                "name), matched whole, ignoring case."
+            ),
+        ] = None,
+        outcome: Annotated[
+            models.AuditOutcome | None,
+            strawberry.argument(description="Only events with this outcome."),
+        ] = None,
     ) -> Connection[AuditEvent] | None:
         s = require_admin(info)
-        limit = directory.page_size(first)
         before_id = decode_cursor(after)
-        events = audit.list_events(account=s.account, limit=limit + 1, before_id=before_id)
-        page = directory.Page(
-            items=events[:limit],
-            total=audit.count_events(account=s.account),
-            has_next=len(events) > limit,
+        page = directory.list_events(
+            account=s.account,
+            first=check_first(first),
+            before_id=before_id,
+            target=target,
+            outcome=outcome,
         )
         return make_connection(
             page,
@@ -239,81 +223,90 @@ def _confirmed(confirm: bool) -> None:
         raise Invalid("Set confirm to true to go ahead.", field="confirm")
 
 
+def _token(model: models.ScimToken | None) -> ScimToken | None:
+    return None if model is None else token_node(model)
+
+
+def _role_id(value: strawberry.ID, field: str) -> int:
+    return decode_id(value, "Role", field=field)
+
+
 @strawberry.type
 class ScimMutations:
     @mutation(description="Turn SCIM on. Admins of Premier accounts with SSO only.")
     def enable_scim(self, info: Info, input: EnableScimInput) -> EnableScimPayload | None:
-        s = require_viewer(info)
-        done, errors = attempt(
+        return mutate(
             info,
-            lambda: scim.enable(
+            lambda s: scim.enable(
                 account=s.account,
                 actor=s.actor,
-                default_role_id=decode_id(input.default_role_id, "Role", field="defaultRoleId"),
+                default_role_id=_role_id(input.default_role_id, "defaultRoleId"),
             ),
-        )
-        account, raw = done if done is not None else (None, None)
-        return EnableScimPayload(
-            scim=_configuration(account), plaintext_token=raw, user_errors=errors
+            lambda done, errors: EnableScimPayload(
+                scim=_configuration(None if done is None else done[0]),
+                plaintext_token=None if done is None else done[1],
+                user_errors=errors,
+            ),
         )
 
     @mutation(description="Turn SCIM off: tokens revoked, teams unlinked, users kept.")
     def disable_scim(self, info: Info, input: DisableScimInput) -> DisableScimPayload | None:
-        s = require_viewer(info)
-
-        def disable() -> models.Account:
+        def disable(s: Session) -> models.Account:
             _confirmed(input.confirm)
             return scim.disable(account=s.account, actor=s.actor)
 
-        account, errors = attempt(info, disable)
-        return DisableScimPayload(scim=_configuration(account), user_errors=errors)
+        return mutate(
+            info,
+            disable,
+            lambda account, errors: DisableScimPayload(
+                scim=_configuration(account), user_errors=errors
+            ),
+        )
 
     @mutation(description="Change the role given to users the IdP sends none for.")
     def set_scim_default_role(
         self, info: Info, input: SetScimDefaultRoleInput
     ) -> SetScimDefaultRolePayload | None:
-        s = require_viewer(info)
-        account, errors = attempt(
+        return mutate(
             info,
-            lambda: scim.set_default_role(
-                account=s.account,
-                actor=s.actor,
-                role_id=decode_id(input.role_id, "Role", field="roleId"),
+            lambda s: scim.set_default_role(
+                account=s.account, actor=s.actor, role_id=_role_id(input.role_id, "roleId")
+            ),
+            lambda account, errors: SetScimDefaultRolePayload(
+                scim=_configuration(account), user_errors=errors
             ),
         )
-        return SetScimDefaultRolePayload(scim=_configuration(account), user_errors=errors)
 
     @mutation(description="Mint a new SCIM token beside the current ones.")
     def rotate_scim_token(
         self, info: Info, input: RotateScimTokenInput
     ) -> RotateScimTokenPayload | None:
-        s = require_viewer(info)
-
-        def rotate() -> tuple[models.ScimToken, str]:
+        def rotate(s: Session) -> tuple[models.ScimToken, str]:
             _confirmed(input.confirm)
             return scim.rotate_token(account=s.account, actor=s.actor)
 
-        done, errors = attempt(info, rotate)
-        token, raw = done if done is not None else (None, None)
-        return RotateScimTokenPayload(
-            scim_token=None if token is None else token_node(token),
-            plaintext_token=raw,
-            user_errors=errors,
+        return mutate(
+            info,
+            rotate,
+            lambda done, errors: RotateScimTokenPayload(
+                scim_token=_token(None if done is None else done[0]),
+                plaintext_token=None if done is None else done[1],
+                user_errors=errors,
+            ),
         )
 
     @mutation(description="Revoke a SCIM token; effective on its next request.")
     def revoke_scim_token(
         self, info: Info, input: RevokeScimTokenInput
     ) -> RevokeScimTokenPayload | None:
-        s = require_viewer(info)
-        token, errors = attempt(
+        return mutate(
             info,
-            lambda: scim.revoke_token(
+            lambda s: scim.revoke_token(
                 account=s.account,
                 actor=s.actor,
                 token_id=decode_id(input.token_id, "ScimToken", field="tokenId"),
             ),
-        )
-        return RevokeScimTokenPayload(
-            scim_token=None if token is None else token_node(token), user_errors=errors
+            lambda token, errors: RevokeScimTokenPayload(
+                scim_token=_token(token), user_errors=errors
+            ),
         )

@@ -8,12 +8,14 @@ from typing import Annotated
 
 import strawberry
 
-from graph.context import Info, field, mutation
-from graph.errors import UserError, attempt, reasons
+from graph.context import Info, field, from_model, mutation
+from graph.errors import UserError, reasons
+from graph.mutations import mutate
 from graph.pagination import (
     FIRST_DESCRIPTION,
     Connection,
     Node,
+    check_first,
     decode_cursor,
     decode_id,
     encode_id,
@@ -69,21 +71,15 @@ class Team(Node):
     model: strawberry.Private[models.Team]
     batch: strawberry.Private[TeamBatch]
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @field(description="Linked to an identity provider group: name and members change there only.")
-    def scim_managed(self) -> bool:
-        return self.model.scim_managed
-
-    @field(description="The group's id in the identity provider, if it sent one.")
-    def external_id(self) -> str | None:
-        return self.model.external_id
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    name: str = from_model("name")
+    scim_managed: bool = from_model(
+        "scim_managed",
+        description="Linked to an identity provider group: name and members change there only.",
+    )
+    external_id: str | None = from_model(
+        "external_id", description="The group's id in the identity provider, if it sent one."
+    )
+    created_at: datetime = from_model("created_at")
 
     @strawberry.field
     def member_count(self) -> int:
@@ -91,7 +87,7 @@ class Team(Node):
 
     @field(description="Members, in the order they joined Heap.")
     def members(self, first: First = None, after: str | None = None) -> Connection[User]:
-        return self.batch.members(self.model.id, first, decode_cursor(after))
+        return self.batch.members(self.model.id, check_first(first), decode_cursor(after))
 
     @field(
         description="Why the viewer may not rename, delete or change members; empty if they may."
@@ -120,7 +116,9 @@ def teams_connection(
 ) -> Connection[Team]:
     s = require_viewer(info)
     after_id = decode_cursor(after)
-    page = directory.list_teams(account=s.account, first=first, after_id=after_id, search=search)
+    page = directory.list_teams(
+        account=s.account, first=check_first(first), after_id=after_id, search=search
+    )
     return make_connection(page, key=lambda m: m.id, to_node=team_nodes, after=after_id)
 
 
@@ -206,65 +204,62 @@ class RemoveTeamMembersPayload:
 class TeamMutations:
     @mutation(description="Create a team. Admins only.")
     def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload | None:
-        s = require_viewer(info)
-        team, errors = attempt(
+        return mutate(
             info,
-            lambda: teams.create(
+            lambda s: teams.create(
                 account=s.account, actor=s.actor, name=input.name, members=_members(input.user_ids)
             ),
+            lambda team, errors: CreateTeamPayload(team=_one(team), user_errors=errors),
         )
-        return CreateTeamPayload(team=_one(team), user_errors=errors)
 
     @mutation(description="Rename a team. Refused (TEAM_SCIM_MANAGED) if SCIM-managed.")
     def rename_team(self, info: Info, input: RenameTeamInput) -> RenameTeamPayload | None:
-        s = require_viewer(info)
-        team, errors = attempt(
+        return mutate(
             info,
-            lambda: teams.rename(
+            lambda s: teams.rename(
                 account=s.account, actor=s.actor, team_id=_team_id(input.team_id), name=input.name
             ),
+            lambda team, errors: RenameTeamPayload(team=_one(team), user_errors=errors),
         )
-        return RenameTeamPayload(team=_one(team), user_errors=errors)
 
     @mutation(description="Delete a team; its users stay. Refused if SCIM-managed.")
     def delete_team(self, info: Info, input: DeleteTeamInput) -> DeleteTeamPayload | None:
-        s = require_viewer(info)
-        _, errors = attempt(
+        return mutate(
             info,
-            lambda: teams.delete(account=s.account, actor=s.actor, team_id=_team_id(input.team_id)),
-        )
-        return DeleteTeamPayload(
-            deleted_team_id=None if errors else input.team_id, user_errors=errors
+            lambda s: teams.delete(
+                account=s.account, actor=s.actor, team_id=_team_id(input.team_id)
+            ),
+            lambda _, errors: DeleteTeamPayload(
+                deleted_team_id=None if errors else input.team_id, user_errors=errors
+            ),
         )
 
     @mutation(description="Add members (idempotent). Refused if SCIM-managed.")
     def add_team_members(
         self, info: Info, input: AddTeamMembersInput
     ) -> AddTeamMembersPayload | None:
-        s = require_viewer(info)
-        team, errors = attempt(
+        return mutate(
             info,
-            lambda: teams.add_members(
+            lambda s: teams.add_members(
                 account=s.account,
                 actor=s.actor,
                 team_id=_team_id(input.team_id),
                 members=_members(input.user_ids),
             ),
+            lambda team, errors: AddTeamMembersPayload(team=_one(team), user_errors=errors),
         )
-        return AddTeamMembersPayload(team=_one(team), user_errors=errors)
 
     @mutation(description="Remove members. Refused if SCIM-managed.")
     def remove_team_members(
         self, info: Info, input: RemoveTeamMembersInput
     ) -> RemoveTeamMembersPayload | None:
-        s = require_viewer(info)
-        team, errors = attempt(
+        return mutate(
             info,
-            lambda: teams.remove_members(
+            lambda s: teams.remove_members(
                 account=s.account,
                 actor=s.actor,
                 team_id=_team_id(input.team_id),
                 members=_members(input.user_ids),
             ),
+            lambda team, errors: RemoveTeamMembersPayload(team=_one(team), user_errors=errors),
         )
-        return RemoveTeamMembersPayload(team=_one(team), user_errors=errors)

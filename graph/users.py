@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graph.context import Info, field, mutation
-from graph.errors import PublicError, UserError, attempt, reasons
+from graph.context import Info, field, from_model, mutation
+from graph.errors import PublicError, UserError, reasons
+from graph.mutations import mutate
 from graph.pagination import (
     Connection,
     Node,
+    check_first,
     decode_cursor,
     decode_id,
     encode_id,
@@ -55,17 +57,9 @@ class User(Node):
     model: strawberry.Private[models.User]
     batch: strawberry.Private[UserBatch]
 
-    @field(description="The login email.")
-    def email(self) -> str:
-        return self.model.email
-
-    @strawberry.field
-    def given_name(self) -> str:
-        return self.model.given_name
-
-    @strawberry.field
-    def family_name(self) -> str:
-        return self.model.family_name
+    email: str = from_model("email", description="The login email.")
+    given_name: str = from_model("given_name")
+    family_name: str = from_model("family_name")
 
     @field(description="The display name, else given and family name, else the email.")
     def name(self) -> str:
@@ -96,9 +90,7 @@ class User(Node):
     def idp_role(self) -> str | None:
         return self.model.scim_identity.idp_role
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    created_at: datetime = from_model("created_at")
 
     @field(description="Why the viewer may not remove this user; empty if they may.")
     def viewer_cannot_remove_reasons(self, info: Info) -> list[ErrorCode]:
@@ -158,7 +150,9 @@ def users_connection(
         search=wanted.search,
     )
     after_id = decode_cursor(after)
-    page = directory.list_users(account=s.account, first=first, after_id=after_id, filters=filters)
+    page = directory.list_users(
+        account=s.account, first=check_first(first), after_id=after_id, filters=filters
+    )
     return make_connection(page, key=lambda m: m.id, to_node=user_nodes, after=after_id)
 
 
@@ -205,54 +199,56 @@ def _one(member: models.User | None) -> User | None:
     return user_nodes([member])[0] if member is not None else None
 
 
+def _user_id(value: strawberry.ID) -> int:
+    return decode_id(value, "User", field="userId")
+
+
+def _role_id(value: strawberry.ID) -> int:
+    return decode_id(value, "Role", field="roleId")
+
+
 @strawberry.type
 class UserMutations:
     @mutation(description="Add a teammate. Admins only; refused (SCIM_MANAGED) while SCIM is on.")
     def invite_user(self, info: Info, input: InviteUserInput) -> InviteUserPayload | None:
-        s = require_viewer(info)
-        role_id = input.role_id
-        member, errors = attempt(
+        return mutate(
             info,
-            lambda: users.invite(
+            lambda s: users.invite(
                 account=s.account,
                 actor=s.actor,
                 email=input.email,
-                role_id=None if role_id is None else decode_id(role_id, "Role", field="roleId"),
+                role_id=None if input.role_id is None else _role_id(input.role_id),
                 given_name=input.given_name,
                 family_name=input.family_name,
             ),
+            lambda member, errors: InviteUserPayload(user=_one(member), user_errors=errors),
         )
-        return InviteUserPayload(user=_one(member), user_errors=errors)
 
     @mutation(
         description="Delete a teammate. Admins only; refused (SCIM_MANAGED) while SCIM is on."
     )
     def remove_user(self, info: Info, input: RemoveUserInput) -> RemoveUserPayload | None:
-        s = require_viewer(info)
-        _, errors = attempt(
+        return mutate(
             info,
-            lambda: users.remove(
-                account=s.account,
-                actor=s.actor,
-                user_id=decode_id(input.user_id, "User", field="userId"),
+            lambda s: users.remove(
+                account=s.account, actor=s.actor, user_id=_user_id(input.user_id)
             ),
-        )
-        return RemoveUserPayload(
-            removed_user_id=None if errors else input.user_id, user_errors=errors
+            lambda _, errors: RemoveUserPayload(
+                removed_user_id=None if errors else input.user_id, user_errors=errors
+            ),
         )
 
     @mutation(description="Change a teammate's role. Admins only; allowed while SCIM is on.")
     def update_user_role(
         self, info: Info, input: UpdateUserRoleInput
     ) -> UpdateUserRolePayload | None:
-        s = require_viewer(info)
-        member, errors = attempt(
+        return mutate(
             info,
-            lambda: users.change_role(
+            lambda s: users.change_role(
                 account=s.account,
                 actor=s.actor,
-                user_id=decode_id(input.user_id, "User", field="userId"),
-                role_id=decode_id(input.role_id, "Role", field="roleId"),
+                user_id=_user_id(input.user_id),
+                role_id=_role_id(input.role_id),
             ),
+            lambda member, errors: UpdateUserRolePayload(user=_one(member), user_errors=errors),
         )
-        return UpdateUserRolePayload(user=_one(member), user_errors=errors)

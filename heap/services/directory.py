@@ -1,4 +1,4 @@
-"""Read-only views of an account for the front end: pages of users and teams, at a fixed cost.
+"""Read-only views of an account for the front end: pages of users, teams and audit events.
 
 Every function here costs a fixed number of SQL statements whatever the page size: a page is
 one keyset query plus one count, and its related rows (roles, SCIM identities, teams, members)
@@ -17,11 +17,21 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from heap.extensions import db
-from heap.models import Account, Role, ScimToken, Team, TeamMembership, User
+from heap.models import (
+    Account,
+    AuditEvent,
+    AuditOutcome,
+    Role,
+    ScimToken,
+    Team,
+    TeamMembership,
+    User,
+)
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
 
 
 class UserStatus(StrEnum):
@@ -46,9 +56,9 @@ class UserFilter:
     search: str | None = None
 
 
-def page_size(first: int | None, default: int = 50) -> int:
+def page_size(first: int | None) -> int:
     """The number of rows a page may hold: never negative, never above ``MAX_PAGE_SIZE``."""
-    return max(0, min(MAX_PAGE_SIZE, default if first is None else first))
+    return max(0, min(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE if first is None else first))
 
 
 def _users_loaded() -> Any:
@@ -191,6 +201,40 @@ def team_members(
         team_id: Page(items=users[:limit], total=counts[team_id], has_next=len(users) > limit)
         for team_id, users in pages.items()
     }
+
+
+def list_events(
+    *,
+    account: Account,
+    first: int | None = None,
+    before_id: int | None = None,
+    target: str | None = None,
+    outcome: AuditOutcome | None = None,
+) -> Page[AuditEvent]:
+    """The account's audit events, newest first, before ``before_id``.
+
+    ``target`` answers "why is this user not in Heap?": it matches an event's target id or its
+    label (an email, a team name), whole and ignoring case, so a refused provisioning, recorded
+    under the email Okta sent, is found by that email.
+    """
+    limit = page_size(first)
+    conditions: list[ColumnElement[bool]] = [AuditEvent.account_id == account.id]
+    term = (target or "").strip().lower()
+    if term:
+        conditions.append(
+            or_(
+                func.lower(AuditEvent.target_id) == term,
+                func.lower(AuditEvent.target_label) == term,
+            )
+        )
+    if outcome is not None:
+        conditions.append(AuditEvent.outcome == outcome.value)
+    total = db.session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
+    query = select(AuditEvent).where(*conditions)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)).all()
+    return Page(items=rows[:limit], total=total, has_next=len(rows) > limit)
 
 
 def get_user(*, account: Account, user_id: int) -> User | None:

@@ -152,3 +152,38 @@ def test_okta_provisions_through_scim_and_heap_shows_and_guards_it(client: Flask
     assert put.status_code == 200, put.get_data(as_text=True)
     after = gql(client, ADA, as_=admin)["account"]["users"]["nodes"]
     assert [user["role"] for user in after] == [{"name": "Consumer"}]
+
+
+WHY = """
+query ($target: String) { account { scim { activity(target: $target) {
+  nodes { actorKind action targetKind target outcome reason } } } } }
+"""
+
+
+def test_the_activity_log_says_why_okta_could_not_add_a_user(client: FlaskClient) -> None:
+    account = make_account(plan="premier", sso_configured=True)
+    admin = make_user(account=account, admin=True, email="admin@example.com")
+    default_role = gid("Role", role(account, "Analyst").id)
+    enabled = gql(client, ENABLE, {"input": {"defaultRoleId": default_role}}, as_=admin)
+    scim_headers = {"Authorization": f"Bearer {enabled['enableScim']['plaintextToken']}"}
+    # Grace already works for another Heap customer: one person, one organisation.
+    make_user(email="grace@example.com")
+
+    grace = _okta_user(userName="grace@example.com", emails=[{"value": "grace@example.com"}])
+    refused = client.post(
+        "/scim/v2/Users", json=grace, headers=scim_headers, content_type=SCIM_JSON
+    )
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+
+    # The Admin asks "why is Grace not in Heap?" with the email Okta shows them.
+    why = gql(client, WHY, {"target": "Grace@Example.com"}, as_=admin)
+    [event] = why["account"]["scim"]["activity"]["nodes"]
+    assert event["reason"].startswith("EMAIL_IN_OTHER_ACCOUNT: ")
+    assert event | {"reason": None} == {
+        "actorKind": "identity_provider",
+        "action": "user.provision",
+        "targetKind": "user",
+        "target": "grace@example.com",
+        "outcome": "REFUSED",
+        "reason": None,
+    }

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import JsonFormatter
 from graph import SCHEMA_FILE, printed_schema
 from heap.extensions import db
 from heap.models import utcnow
+from tests.conftest import json_of
 from tests.graph.conftest import make_account, make_user, post, top_level_codes, viewer_token
 
 VIEWER = "{ viewer { email } }"
@@ -111,3 +116,61 @@ def test_unexpected_errors_are_masked_but_refusals_are_not(
     assert [e["message"] for e in body["errors"]] == ["Unexpected error."]
     assert "hunter2" not in str(body)
     assert top_level_codes(post(client, "{ viewer { email } }")) == ["UNAUTHENTICATED"]
+
+
+class _Lines(logging.Handler):
+    """The app's JSON log lines, kept in a list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_a_masked_error_names_the_request_id_it_is_logged_under(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heap.services import roles
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr(roles, "list_roles", broken)
+    handler = _Lines()
+    logger = logging.getLogger("graph")
+    logger.addHandler(handler)
+    try:
+        response = client.post(
+            "/graphql",
+            json={"query": "{ account { roles { name } } }"},
+            headers={
+                "Authorization": f"Bearer {viewer_token(app, make_user())}",
+                "X-Request-Id": "trace-me-42",
+            },
+        )
+    finally:
+        logger.removeHandler(handler)
+    [error] = json_of(response)["errors"]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "trace-me-42"}
+    [logged] = [json.loads(line) for line in handler.lines if '"level": "ERROR"' in line]
+    assert logged["request_id"] == "trace-me-42"
+    assert "hunter2" in logged["exception"]
+
+
+def test_a_get_with_a_query_string_reads_but_never_writes(app: Flask, client: FlaskClient) -> None:
+    headers = {
+        "Accept": "application/json",
+        "Authorization": f"Bearer {viewer_token(app, make_user(email='ada@example.com'))}",
+    }
+    read = client.get("/graphql", query_string={"query": VIEWER}, headers=headers)
+    assert (read.status_code, json_of(read)) == (
+        200,
+        {"data": {"viewer": {"email": "ada@example.com"}}},
+    )
+    write = 'mutation { createRole(input: {name: "Spies"}) { userErrors { code } } }'
+    refused = client.get("/graphql", query_string={"query": write}, headers=headers)
+    assert refused.status_code == 400
+    assert client.get("/graphql", headers=headers).status_code == 400

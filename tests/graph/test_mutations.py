@@ -196,6 +196,9 @@ def test_remove_user(client: FlaskClient) -> None:
     assert payload == {"removedUserId": ada_id, "userErrors": []}
     again = run(client, "removeUser", {"userId": ada_id}, "removedUserId", admin)
     assert refusal(again) == ("NOT_FOUND", ["userId"])
+    # Larger than any key: once a masked 500 (SQLite cannot bind it), now an unknown user.
+    huge = run(client, "removeUser", {"userId": gid("User", 10**20)}, "removedUserId", admin)
+    assert refusal(huge) == ("NOT_FOUND", ["userId"])
     last = run(client, "removeUser", {"userId": gid("User", admin.id)}, "removedUserId", admin)
     assert refusal(last) == ("LAST_ADMIN", None)
     forbidden(client, "removeUser", {"userId": gid("User", admin.id)}, make_user(account=account))

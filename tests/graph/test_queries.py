@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -123,6 +125,130 @@ def test_teammates_may_not_read_activity(client: FlaskClient) -> None:
     teammate = make_user()
     body = post(client, ACTIVITY, token=viewer_token(client.application, teammate))
     assert top_level_codes(body) == ["FORBIDDEN"]
+
+
+WHY = """
+query ($target: String, $outcome: AuditOutcome, $first: Int, $after: String) {
+  account { scim { activity(target: $target, outcome: $outcome, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    nodes { actorKind actor action targetKind targetId target outcome reason occurredAt } } } } }
+"""
+
+
+def test_activity_answers_why_a_user_is_not_in_heap(client: FlaskClient) -> None:
+    account = make_account()
+    admin = make_user(account=account, admin=True)
+    okta = {"actor_kind": "identity_provider", "actor_label": "SCIM token heapscim_ab…"}
+    make_audit_event(
+        account=account,
+        action="user.provision",
+        target_kind="user",
+        target_label="ada@example.com",
+        outcome=AuditOutcome.REFUSED.value,
+        reason="EMAIL_IN_OTHER_ACCOUNT: ...",
+        **okta,
+    )
+    make_audit_event(account=account, action="user.provision", target_label="adam@example.com")
+    make_audit_event(
+        account=account,
+        action="user.deactivate",
+        target_kind="user",
+        target_id="1F0C-SCIM-ID",
+        target_label="ada@example.com",
+        **okta,
+    )
+    make_audit_event(action="user.provision", target_label="ada@example.com")  # elsewhere
+
+    def activity(**variables: Any) -> Any:
+        return gql(client, WHY, variables, as_=admin)["account"]["scim"]["activity"]
+
+    ada = activity(target=" ADA@Example.com ")
+    assert ada["totalCount"] == 2
+    assert [n["action"] for n in ada["nodes"]] == ["user.deactivate", "user.provision"]
+    refused = ada["nodes"][1]
+    assert refused.pop("occurredAt")
+    assert refused == {
+        "actorKind": "identity_provider",
+        "actor": "SCIM token heapscim_ab…",
+        "action": "user.provision",
+        "targetKind": "user",
+        "targetId": None,
+        "target": "ada@example.com",
+        "outcome": "REFUSED",
+        "reason": "EMAIL_IN_OTHER_ACCOUNT: ...",
+    }
+    # Matched whole: "ada" is not Adam, and an id matches whatever its case.
+    assert activity(target="ada")["totalCount"] == 0
+    assert [n["action"] for n in activity(target="1f0c-scim-id")["nodes"]] == ["user.deactivate"]
+    assert activity(target="ada@example.com", outcome="REFUSED")["totalCount"] == 1
+    assert activity(outcome="APPLIED")["totalCount"] == 2
+
+    first = activity(target="ada@example.com", first=1)
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = activity(target="ada@example.com", first=1, after=first["pageInfo"]["endCursor"])
+    assert [n["action"] for n in rest["nodes"]] == ["user.provision"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+
+PAGE_ARGS = (
+    "(first: $first, after: $after) { totalCount pageInfo { hasNextPage } edges { cursor } }"
+)
+PAGED = [
+    f"{{ account {{ users{PAGE_ARGS} }} }}",
+    f"{{ account {{ teams{PAGE_ARGS} }} }}",
+    f"{{ account {{ teams {{ nodes {{ members{PAGE_ARGS} }} }} }} }}",
+    f"{{ account {{ scim {{ activity{PAGE_ARGS} }} }} }}",
+]
+
+
+def _paged(query: str) -> str:
+    return "query ($first: Int, $after: String) " + query
+
+
+def _connection(data: Any) -> Any:
+    """The one connection inside ``data``, however deep the query put it."""
+    while "totalCount" not in data:
+        [data] = data.values()
+        if isinstance(data, list):
+            [data] = data
+    return data
+
+
+@pytest.mark.parametrize("query", PAGED)
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": -1},
+        {"after": "garbage"},
+        {"after": ""},
+        {"after": gid("User", 1)},  # a global id is not a cursor
+        {"after": gid("cursor", 10**20)},  # no key is that large
+        {"after": b64encode("cursor:٣".encode()).decode()},  # an Arabic-Indic three
+    ],
+)
+def test_a_negative_page_size_or_a_foreign_cursor_is_bad_user_input(
+    client: FlaskClient, query: str, variables: dict[str, Any]
+) -> None:
+    account = make_account()
+    admin = make_user(account=account, admin=True)
+    make_team(account=account)
+    body = post(client, _paged(query), variables, token=viewer_token(client.application, admin))
+    assert top_level_codes(body) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("query", PAGED)
+def test_a_page_of_zero_counts_without_listing(client: FlaskClient, query: str) -> None:
+    account = make_account()
+    admin = make_user(account=account, admin=True)
+    add_member(make_team(account=account), admin)
+    make_audit_event(account=account)
+    body = post(client, _paged(query), {"first": 0}, token=viewer_token(client.application, admin))
+    assert "errors" not in body, body["errors"]
+    assert _connection(body["data"]) == {
+        "totalCount": 1,
+        "pageInfo": {"hasNextPage": True},
+        "edges": [],
+    }
 
 
 USERS = """
@@ -305,6 +431,30 @@ def test_node_refetches_own_objects_and_hides_other_accounts(client: FlaskClient
     assert node("ScimToken", foreign_token.id) is None
     assert node("Account", stranger.account_id) is None
     assert gql(client, NODE, {"id": "not-a-global-id"}, as_=admin)["node"] is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "!!!",
+        "User:1",  # not base64
+        "User",
+        "User:",
+        "User:1:2",
+        "User:-1",
+        "User:0",
+        "User:٣",  # isdigit() says yes, no key is written so
+        f"User:{10**20}",  # overflowed SQLite's parameter binding: a masked 500
+        "Nothing:1",
+        "ScimToken:x",
+    ],
+)
+def test_node_answers_null_for_anything_not_an_id(client: FlaskClient, raw: str) -> None:
+    admin = make_user(admin=True)
+    value = raw if raw in {"", "!!!", "User:1"} else b64encode(raw.encode()).decode()
+    body = post(client, NODE, {"id": value}, token=viewer_token(client.application, admin))
+    assert body == {"data": {"node": None}}
 
 
 @contextmanager
