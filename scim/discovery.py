@@ -162,32 +162,35 @@ def service_provider_config() -> Response:
 @bp.get("/ResourceTypes")
 def resource_types() -> Response:
     """User (with the enterprise and Heap extensions) and Group."""
-    _refuse_filter()
-    found = _resource_types()
-    return list_response(found, total=len(found), start_index=1)
+    return _listing(_resource_types())
 
 
 @bp.get("/ResourceTypes/<name>")
 def resource_type(name: str) -> Response:
     """One resource type by name."""
-    for found in _resource_types():
-        if found["id"].lower() == name.lower():
-            return scim_response(found)
-    raise ScimError(404, f"No resource type {name!r}; there are User and Group.")
+    return _one(_resource_types(), name, f"No resource type {name!r}; there are User and Group.")
 
 
 @bp.get("/Schemas")
 def schemas() -> Response:
     """Core User and Group, enterprise User and the Heap extension."""
-    _refuse_filter()
-    found = _schemas()
-    return list_response(found, total=len(found), start_index=1)
+    return _listing(_schemas())
 
 
 @bp.get("/Schemas/<path:urn>")
 def schema(urn: str) -> Response:
     """One schema by URN."""
-    for found in _schemas():
-        if found["id"].lower() == urn.lower():
-            return scim_response(found)
-    raise ScimError(404, f"No schema {urn!r}.")
+    return _one(_schemas(), urn, f"No schema {urn!r}.")
+
+
+def _listing(found: list[dict[str, Any]]) -> Response:
+    _refuse_filter()
+    return list_response(found, total=len(found), start_index=1)
+
+
+def _one(found: list[dict[str, Any]], wanted: str, missing: str) -> Response:
+    # Resource type names and schema URNs are case-insensitive (RFC 7643 §2.1).
+    for item in found:
+        if item["id"].lower() == wanted.lower():
+            return scim_response(item)
+    raise ScimError(404, missing)

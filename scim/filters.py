@@ -1,7 +1,8 @@
-"""SCIM filters and attribute paths (RFC 7644 §3.4.2.2, §3.5.2, §3.10): parse, compile, match.
+"""SCIM filters and attribute paths (RFC 7644 §3.4.2.2, §3.5.2): the grammar, its AST and parser.
 
-Pure module: no Flask, no session, no Heap models. The SCIM doors supply a `resolve` callable that
-maps an `AttrPath` to columns, so this module never learns the schema of the database.
+Pure module: no Flask, no SQL, no Heap models. Two evaluators sit beside it: `scim.filter_sql`
+compiles a filter to a SQLAlchemy condition for /Users and /Groups searches, `scim.filter_match`
+evaluates one against a JSON document for PATCH value filters such as `members[value eq "id"]`.
 
 AST shape. `emails[type eq "work"]` is `ValuePath(emails, <inner filter>)`: "some element of emails
 matches". Entra's `emails[type eq "work"].value eq "x"` is not RFC filter grammar; it is read as the
@@ -15,16 +16,23 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple, cast
-
-from sqlalchemy import Boolean, ColumnElement, and_, false, func, not_, or_, true
+from typing import Any, NamedTuple
 
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32  # parentheses, `not` and brackets together: bounds recursion everywhere below
 OPERATORS = frozenset({"eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"})
+# What the operators mean, for both evaluators: substring operators by their str method name
+# (SQLAlchemy's column operators share the names), the rest as Python comparisons.
+SUBSTRING_OPERATORS = {"co": "contains", "sw": "startswith", "ew": "endswith"}
+ORDERING_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 
 Value = str | int | float | bool | None
 
@@ -301,15 +309,20 @@ class _Parser:
 
     def value(self, op: str) -> Value:
         tok = self.take()
+        if tok.kind not in ("str", "word"):
+            raise FilterError(f"expected a value after '{op}' {_at(tok.pos)}")
+        text = tok.text
         if tok.kind == "str":
             try:
-                decoded = json.loads(tok.text, strict=False)
+                text = json.loads(tok.text, strict=False)
             except ValueError as exc:
                 raise FilterError(f"invalid escape in the string {_at(tok.pos)}") from exc
-            assert isinstance(decoded, str)
-            return decoded
-        if tok.kind != "word":
-            raise FilterError(f"expected a value after '{op}' {_at(tok.pos)}")
+            assert isinstance(text, str)
+        # PostgreSQL text can't hold NUL: refused here, for every door, before it reaches SQL.
+        if "\x00" in text:
+            raise FilterError("filter values can't contain NUL characters")
+        if tok.kind == "str":
+            return text
         word = tok.text.lower()
         if word in ("true", "false"):
             return word == "true"
@@ -350,250 +363,3 @@ def parse_path(text: str) -> PathExpr:
     inner, sub = parser.brackets(path, False)
     parser.finish("the end of the path (a path holds no comparison after its filter)")
     return PathExpr(path, inner, sub)
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiling to SQL
-
-Kind = Literal["string", "boolean", "datetime", "integer"]
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """A single-valued attribute stored in `column`."""
-
-    column: ColumnElement[Any]
-    kind: Kind = "string"
-    case_exact: bool = False
-
-
-@dataclass(frozen=True)
-class MultiValued:
-    """A multi-valued complex attribute stored as child rows (emails, members).
-
-    `resolve` maps an element-relative path (`AttrPath("type")`) to a child column; `exists` wraps a
-    predicate on child columns into a correlated `EXISTS (SELECT 1 FROM child WHERE fk = parent.id
-    AND predicate)`. A bare `emails.value eq ...` compares `default_sub_attr` when no sub is given.
-    """
-
-    resolve: Resolver
-    exists: Callable[[ColumnElement[bool]], ColumnElement[bool]]
-    default_sub_attr: str = "value"
-
-
-Resolved = Attribute | MultiValued
-Resolver = Callable[[AttrPath], Resolved]
-
-
-def mapping_resolver(
-    table: Mapping[str, Resolved], *, default_urns: Collection[str] = ()
-) -> Resolver:
-    """Build a `resolve` from `{"userName": Attribute(...), "emails": MultiValued(...), ...}`.
-
-    Keys are attribute names (`name.familyName`), URN-qualified names for extensions
-    (`urn:...:enterprise:2.0:User:employeeNumber`), matched case-insensitively. Paths qualified with
-    one of `default_urns` (the core schema) are looked up unqualified. A MultiValued entry answers
-    for its sub-attributes too (`emails.value`).
-    """
-    lowered = {k.lower(): v for k, v in table.items()}
-    urns = {u.lower() for u in default_urns}
-
-    def resolve(path: AttrPath) -> Resolved:
-        prefix = "" if path.urn_key is None or path.urn_key in urns else f"{path.urn_key}:"
-        exact = lowered.get(prefix + path.key)
-        if exact is not None:
-            return exact
-        parent = lowered.get(prefix + path.attr_key)
-        if isinstance(parent, MultiValued):
-            return parent
-        known = ", ".join(sorted(table))
-        raise FilterError(f"filtering on {path} is not supported; supported attributes: {known}")
-
-    return resolve
-
-
-def compile_filter(filt: Filter, resolve: Resolver) -> ColumnElement[bool]:
-    """Compile to a SQLAlchemy boolean expression; values only ever become bound parameters."""
-    if isinstance(filt, And):
-        return and_(compile_filter(filt.left, resolve), compile_filter(filt.right, resolve))
-    if isinstance(filt, Or):
-        return or_(compile_filter(filt.left, resolve), compile_filter(filt.right, resolve))
-    if isinstance(filt, Not):
-        return _negate(compile_filter(filt.expr, resolve))
-    if isinstance(filt, ValuePath):
-        target = resolve(filt.attr)
-        if not isinstance(target, MultiValued):
-            raise FilterError(f"{filt.attr} is not multi-valued, so it takes no '[...]' filter")
-        return target.exists(compile_filter(filt.filter, target.resolve))
-    target = resolve(filt.path)
-    if isinstance(target, MultiValued):
-        # `emails.value eq "x"` / `members pr`: true when any element satisfies it.
-        if isinstance(filt, Present) and filt.path.sub_attr is None:
-            return target.exists(true())
-        sub = AttrPath(filt.path.sub_attr or target.default_sub_attr)
-        inner = Present(sub) if isinstance(filt, Present) else Compare(sub, filt.op, filt.value)
-        return target.exists(compile_filter(inner, target.resolve))
-    if isinstance(filt, Present):
-        present = target.column.is_not(None)
-        return and_(present, target.column != "") if target.kind == "string" else present
-    return _compare(target, filt)
-
-
-_LIKE = {"co": "contains", "sw": "startswith", "ew": "endswith"}
-_ORDER: dict[str, Callable[[Any, Any], Any]] = {
-    "eq": operator.eq,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
-}
-
-
-def _negate(expr: ColumnElement[bool]) -> ColumnElement[bool]:
-    # NOT(NULL) is NULL: without COALESCE, `not (title eq "x")` would miss users with no title.
-    return not_(func.coalesce(expr, false(), type_=Boolean))
-
-
-def _compare(attr: Attribute, cmp: Compare) -> ColumnElement[bool]:
-    col, op, value = attr.column, cmp.op, cmp.value
-    if value is None:
-        if op in ("eq", "ne"):
-            return col.is_(None) if op == "eq" else col.is_not(None)
-        raise FilterError(f"'{op} null' is not meaningful for {cmp.path}; use 'pr' or 'eq null'")
-    if op == "ne":
-        return _negate(_compare(attr, Compare(cmp.path, "eq", value)))
-    if op in ("co", "sw", "ew") and attr.kind != "string":
-        raise FilterError(f"'{op}' only applies to string attributes; {cmp.path} is {attr.kind}")
-    bound = _coerce(attr, cmp)
-    if attr.kind == "boolean" and op != "eq":
-        raise FilterError(f"{cmp.path} is boolean: only eq, ne and pr apply")
-    fold = attr.kind == "string" and not attr.case_exact
-    if op in _LIKE:
-        # LIKE with %, _ and the escape character of the value escaped: `co "50%"` means 50%.
-        method = getattr(col, ("i" if fold else "") + _LIKE[op])
-        return cast("ColumnElement[bool]", method(bound, autoescape=True))
-    if fold:
-        return cast("ColumnElement[bool]", _ORDER[op](func.lower(col), func.lower(bound)))
-    return cast("ColumnElement[bool]", _ORDER[op](col, bound))
-
-
-def _coerce(attr: Attribute, cmp: Compare) -> Any:
-    value, path = cmp.value, cmp.path
-    if attr.kind == "boolean":
-        # Entra sends booleans as strings ("True") in PATCH bodies; accept the same in filters.
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if not isinstance(value, bool):
-            raise FilterError(f"{path} is boolean: compare it with true or false, not {value!r}")
-        return value
-    if isinstance(value, bool):
-        raise FilterError(f"{path} is {attr.kind}, so it can't be compared with {value}")
-    if attr.kind == "integer":
-        if not isinstance(value, int | float):
-            raise FilterError(f"{path} is a number, so it can't be compared with {value!r}")
-        return value
-    if attr.kind == "datetime":
-        return _datetime(attr, path, value)
-    if isinstance(value, int):
-        return str(value)  # Entra's unquoted legacy form: `externalId eq 12345`
-    if not isinstance(value, str):
-        raise FilterError(f"{path} is a string: quote the value {value!r}")
-    return value
-
-
-def _datetime(attr: Attribute, path: AttrPath, value: Value) -> datetime:
-    try:
-        moment = datetime.fromisoformat(cast(str, value))
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (TypeError, ValueError, OverflowError):
-        raise FilterError(
-            f"{path} is a date-time: use an ISO 8601 string such as 2024-01-31T12:00:00Z"
-        ) from None
-    # Naive columns store UTC; comparing them with an aware value would be a driver error.
-    return moment if getattr(attr.column.type, "timezone", False) else moment.replace(tzinfo=None)
-
-
-# ---------------------------------------------------------------------------------------------
-# In-memory matching (PATCH value filters such as `members[value eq "id"]`)
-
-
-def lookup(obj: Mapping[str, Any], name: str) -> Any:
-    """`obj[name]` with the key matched case-insensitively (SCIM names are); None if absent."""
-    if name in obj:
-        return obj[name]
-    lowered = name.lower()
-    return next((v for k, v in obj.items() if isinstance(k, str) and k.lower() == lowered), None)
-
-
-def _candidates(element: Mapping[str, Any], path: AttrPath) -> list[Any]:
-    scope = element
-    if path.urn is not None and isinstance(ext := lookup(element, path.urn), Mapping):
-        scope = ext
-    found = lookup(scope, path.attr)
-    items = found if isinstance(found, list) else [found]
-    sub = path.sub_attr
-    if sub is None:  # a complex multi-valued attribute compares its "value" (RFC 7643 §2.4)
-        out = [lookup(i, "value") if isinstance(i, Mapping) else i for i in items]
-    else:
-        out = [lookup(i, sub) for i in items if isinstance(i, Mapping)]
-    return out or [None]
-
-
-def _as_bool(value: Any) -> Any:
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    return "number" if isinstance(value, int | float) else type(value).__name__
-
-
-def _match_value(actual: Any, op: str, expected: Value, case_exact: bool) -> bool:
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        # Entra writes `"primary": "false"` and filters `roles[primary eq "True"]`.
-        actual, expected = _as_bool(actual), _as_bool(expected)
-    if op == "ne":
-        return not _match_value(actual, "eq", expected, case_exact)
-    if actual is None or expected is None:
-        return op == "eq" and actual is expected
-    if _kind(actual) != _kind(expected):
-        return False  # different types are never equal nor ordered
-    if isinstance(actual, str) and isinstance(expected, str):
-        if not case_exact:
-            actual, expected = actual.casefold(), expected.casefold()
-        if op in _LIKE:
-            return bool(expected in actual if op == "co" else getattr(actual, _LIKE[op])(expected))
-    elif op in _LIKE or (isinstance(actual, bool) and op != "eq"):
-        return False
-    return bool(_ORDER[op](actual, expected))
-
-
-def matches(filt: Filter, element: Mapping[str, Any], *, case_exact: Collection[str] = ()) -> bool:
-    """Evaluate `filt` against a JSON-like dict; keys match case-insensitively.
-
-    String values compare case-insensitively unless the attribute's lowercase name is in
-    `case_exact`. A multi-valued attribute matches when any of its values does.
-    """
-    exact = {k.lower() for k in case_exact}
-
-    def test(f: Filter, obj: Mapping[str, Any] = element) -> bool:
-        return matches(f, obj, case_exact=exact)
-
-    if isinstance(filt, And):
-        return test(filt.left) and test(filt.right)
-    if isinstance(filt, Or):
-        return test(filt.left) or test(filt.right)
-    if isinstance(filt, Not):
-        return not test(filt.expr)
-    if isinstance(filt, ValuePath):
-        items = lookup(element, filt.attr.attr)
-        items = items if isinstance(items, list) else []
-        return any(test(filt.filter, i) for i in items if isinstance(i, Mapping))
-    values = _candidates(element, filt.path)
-    if isinstance(filt, Present):
-        return any(v not in (None, "", [], {}) for v in values)
-    is_exact = filt.path.key in exact or filt.path.attr_key in exact
-    return any(_match_value(v, filt.op, filt.value, is_exact) for v in values)

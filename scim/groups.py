@@ -8,7 +8,6 @@ response is 204 unless the client asks for attributes (RFC 7644 §3.5.2 allows e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from flask import Response, g, request
@@ -19,35 +18,22 @@ from heap.services import teams
 from scim import bp
 from scim.constants import GROUP_URN
 from scim.errors import ScimError
-from scim.filters import (
-    And,
-    Attribute,
-    Compare,
-    Filter,
-    FilterError,
-    MultiValued,
-    Not,
-    Or,
-    compile_filter,
-    lookup,
-    mapping_resolver,
-    parse_filter,
-)
-from scim.params import Projection, filter_from, page_from, projection_from
-from scim.patch import (
+from scim.filter_match import lookup
+from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
+from scim.group_patch import (
     AddMembers,
     GroupCommand,
-    PatchError,
     RemoveAllMembers,
     RemoveMembers,
     Rename,
     ReplaceMembers,
     SetExternalId,
     group_commands,
-    parse_patch,
 )
+from scim.params import Projection, filter_from, page_from, projection_from
+from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
-from scim.schemas import location, meta
+from scim.schemas import location, meta, request_json
 
 
 def _member_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -71,8 +57,10 @@ _RESOLVE = mapping_resolver(
         "id": Attribute(Team.scim_id.expression, case_exact=True),
         "externalId": Attribute(Team.external_id.expression, case_exact=True),
         # Group displayName is caseExact false (RFC 7643 §4.2): lower() on both sides, as the
-        # unique index on teams does; the value is normalised in `_normalise_names` below.
-        "displayName": Attribute(Team.name.expression),
+        # unique index on teams does. The value is normalised like a stored team name, so Okta's
+        # `displayName eq "Data  Team "` finds "Data Team" and links instead of creating a
+        # duplicate that the unique index would refuse.
+        "displayName": Attribute(Team.name.expression, normalise=teams.normalize_name),
         "members": MultiValued(_MEMBER_RESOLVE, _member_exists),
         "meta.created": Attribute(Team.created_at.expression, kind="datetime"),
         "meta.lastModified": Attribute(Team.updated_at.expression, kind="datetime"),
@@ -89,7 +77,7 @@ def list_groups() -> Response:
     projection = projection_from(request.args, core_urn=GROUP_URN)
     found = teams.page_teams(
         account=g.account,
-        where=_where(filter_from(request.args)),
+        where=condition(filter_from(request.args), _RESOLVE),
         offset=page.offset,
         limit=page.count,
     )
@@ -140,10 +128,7 @@ def replace_group(group_id: str) -> Response:
 @bp.patch("/Groups/<group_id>")
 def patch_group(group_id: str) -> Response:
     """Membership and name changes as Okta and Entra send them; 204 unless attributes are asked."""
-    try:
-        commands = group_commands(parse_patch(_body(), schema_urns=(GROUP_URN,)))
-    except PatchError as error:
-        raise ScimError(400, error.detail, error.scim_type) from None
+    commands = group_commands(parse_patch(_body(), schema_urns=(GROUP_URN,)))
     team = teams.apply_changes(
         account=g.account,
         actor=g.actor,
@@ -168,7 +153,7 @@ def delete_group(group_id: str) -> Response:
 
 
 def _body() -> Mapping[str, Any]:
-    body = request.get_json(silent=True)
+    body = request_json()
     if not isinstance(body, Mapping):
         raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
     return body
@@ -235,31 +220,6 @@ def _change(command: GroupCommand) -> teams.TeamChange:
 def _projection_asked() -> bool:
     wanted = {"attributes", "excludedattributes"}
     return any(key.lower() in wanted for key in request.args)
-
-
-def _where(text: str | None) -> ColumnElement[bool] | None:
-    if text is None:
-        return None
-    try:
-        return compile_filter(_normalise_names(parse_filter(text)), _RESOLVE)
-    except FilterError as error:
-        raise ScimError(400, error.detail, "invalidFilter") from None
-
-
-def _normalise_names(filt: Filter) -> Filter:
-    """Compare displayName with the value normalised like a stored team name, so Okta's
-    ``displayName eq "Data  Team "`` finds "Data Team" and links instead of creating a
-    duplicate that the unique index would refuse."""
-    match filt:
-        case Compare(path=path, value=str(value)) if path.key == "displayname":
-            return replace(filt, value=teams.normalize_name(value))
-        case And(left=left, right=right):
-            return And(_normalise_names(left), _normalise_names(right))
-        case Or(left=left, right=right):
-            return Or(_normalise_names(left), _normalise_names(right))
-        case Not(expr=expr):
-            return Not(_normalise_names(expr))
-    return filt
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from heap.services.users import EmailAddress, IdpProfile
 from scim import bp
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, USER_URN
 from scim.errors import ScimError
-from scim.filters import AttrPath, lookup
-from scim.patch import USER_SCHEMA
+from scim.filter_match import lookup
+from scim.filters import AttrPath
+from scim.patch_document import USER_SCHEMA
 
 MAX_JSON_DEPTH = 64
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import ColumnElement, String, case, literal
+from sqlalchemy import String, case, literal
 
 from heap.models import Role, ScimIdentity, User
 from heap.services import users
@@ -15,22 +15,10 @@ from heap.services.users import UNSET, IdpProfile
 from scim import bp
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.errors import ScimError
-from scim.filters import (
-    And,
-    Attribute,
-    Compare,
-    Filter,
-    FilterError,
-    MultiValued,
-    Not,
-    Or,
-    ValuePath,
-    compile_filter,
-    mapping_resolver,
-    parse_filter,
-)
-from scim.params import filter_from, page_from, projection_from
-from scim.patch import USER_SCHEMA, PatchOperation, apply_to_document, parse_patch
+from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
+from scim.params import Projection, filter_from, page_from, projection_from
+from scim.patch import PatchOperation, parse_patch
+from scim.patch_document import USER_SCHEMA, apply_to_document
 from scim.responses import list_response, scim_response
 from scim.schemas import (
     dump_user,
@@ -117,19 +105,13 @@ def _parameter(value: Any) -> str:
 
 def _search(args: Mapping[str, str]) -> Response:
     page = page_from(args)
-    projection = projection_from(args, core_urn=USER_URN)
     found = users.page_identities(
         account=g.account,
-        where=_condition(filter_from(args)),
+        where=condition(filter_from(args), _resolve),
         offset=page.offset,
         limit=page.count,
     )
-    wants_groups = projection.includes("groups")
-    teams = users.teams_of(user_ids=[i.user_id for i in found.identities]) if wants_groups else {}
-    resources = [
-        projection.apply(dump_user(identity, teams=teams.get(identity.user_id, ())))
-        for identity in found.identities
-    ]
+    resources = _dump(found.identities, projection_from(args, core_urn=USER_URN))
     return list_response(resources, total=found.total, start_index=page.start_index)
 
 
@@ -152,26 +134,14 @@ def create_user() -> Response:
 def replace_user(scim_id: str) -> Response:
     """Full replace; Okta's read-modify-write PUT, and AIW apps' deactivation (active: false)."""
     profile = load_user(request_json())
-    identity = users.modify(
-        account=g.account,
-        actor=g.actor,
-        scim_id=scim_id,
-        edit=lambda current: strip_fallback(profile, current),
-    )
-    return _resource(identity)
+    return _modify(scim_id, lambda current: strip_fallback(profile, current))
 
 
 @bp.patch("/Users/<scim_id>")
 def patch_user(scim_id: str) -> Response:
     """PatchOp applied to the user's current document, in order and atomically."""
     operations = parse_patch(request_json())
-    identity = users.modify(
-        account=g.account,
-        actor=g.actor,
-        scim_id=scim_id,
-        edit=lambda current: _patched(current, operations),
-    )
-    return _resource(identity)
+    return _modify(scim_id, lambda current: _patched(current, operations))
 
 
 @bp.delete("/Users/<scim_id>")
@@ -181,13 +151,24 @@ def delete_user(scim_id: str) -> Response:
     return scim_response(None, 204)
 
 
+def _modify(scim_id: str, edit: Callable[[ScimIdentity], IdpProfile]) -> Response:
+    # `edit` runs inside the service's transaction, on the identity as read there, so a PUT or
+    # PATCH never applies to a stale copy.
+    identity = users.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
+    return _resource(identity)
+
+
 def _resource(identity: ScimIdentity, status: int = 200) -> Response:
-    projection = projection_from(request.args, core_urn=USER_URN)
-    wanted = projection.includes("groups")
-    teams = users.teams_of(user_ids=[identity.user_id]) if wanted else {}
-    body = projection.apply(dump_user(identity, teams=teams.get(identity.user_id, ())))
+    body = _dump([identity], projection_from(request.args, core_urn=USER_URN))[0]
     url = location(f"Users/{identity.id}") if status == 201 else None
     return scim_response(body, status, location=url)
+
+
+def _dump(identities: Sequence[ScimIdentity], projection: Projection) -> list[dict[str, Any]]:
+    # Teams are read only when `groups` is wanted, for the whole page in one query.
+    wanted = projection.includes("groups")
+    teams = users.teams_of(user_ids=[i.user_id for i in identities]) if wanted else {}
+    return [projection.apply(dump_user(i, teams=teams.get(i.user_id, ()))) for i in identities]
 
 
 def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpProfile:
@@ -201,24 +182,3 @@ def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpPro
         return replace(profile, heap_role=UNSET)
     # The attribute this PATCH last wrote is the IdP's word, whatever else the document holds.
     return replace(profile, heap_role=heap_role_from(patched, spoken[-1]))
-
-
-def _condition(text: str | None) -> ColumnElement[bool] | None:
-    if text is None or not text.strip():
-        return None
-    parsed = parse_filter(text)
-    if any(isinstance(v, str) and "\x00" in v for v in _values(parsed)):
-        raise FilterError("filter values can't contain NUL characters")
-    return compile_filter(parsed, _resolve)
-
-
-def _values(filt: Filter) -> Iterator[object]:
-    if isinstance(filt, And | Or):
-        yield from _values(filt.left)
-        yield from _values(filt.right)
-    elif isinstance(filt, Not):
-        yield from _values(filt.expr)
-    elif isinstance(filt, ValuePath):
-        yield from _values(filt.filter)
-    elif isinstance(filt, Compare):
-        yield filt.value

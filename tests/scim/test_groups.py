@@ -262,12 +262,49 @@ def test_unknown_filter_attribute_is_invalid_filter(idp: Idp) -> None:
     assert response.status_code == 400
     assert json_of(response) == error(
         400,
-        "filtering on name is not supported; supported attributes: displayName, externalId, "
-        "id, members, meta.created, meta.lastModified, meta.resourceType",
+        "Invalid filter: filtering on name is not supported; supported attributes: displayName, "
+        "externalId, id, members, meta.created, meta.lastModified, meta.resourceType.",
         "invalidFilter",
     )
-    assert bad_syntax.status_code == 400
-    assert json_of(bad_syntax)["scimType"] == "invalidFilter"
+    assert json_of(bad_syntax) == error(
+        400, "Invalid filter: unterminated string starting at character 16.", "invalidFilter"
+    )
+
+
+def test_nul_characters_are_400_not_a_database_error(idp: Idp) -> None:
+    # PostgreSQL text can't hold NUL: caught at the door, on both databases alike.
+    team = idp.team(name="Data", scim_managed=True)
+    escaped = idp.call("GET", "/Groups", filter='displayName eq "a\\u0000"')
+    raw = idp.call("GET", "/Groups", filter='displayName eq "a\x00"')
+    created = idp.call("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": "a\x00"})
+    removed = idp.call(
+        "PATCH",
+        f"/Groups/{team.scim_id}",
+        patch({"op": "remove", "path": 'members[value eq "a\\u0000"]'}),
+    )
+    added = idp.call(
+        "PATCH",
+        f"/Groups/{team.scim_id}",
+        patch({"op": "add", "path": "members", "value": [{"value": "a\x00"}]}),
+    )
+
+    nul_filter = error(
+        400, "Invalid filter: filter values can't contain NUL characters.", "invalidFilter"
+    )
+    assert json_of(escaped) == nul_filter
+    assert json_of(raw) == nul_filter
+    nul_body = error(400, "Text values can't contain NUL characters.", "invalidValue")
+    assert json_of(created) == nul_body
+    assert json_of(added) == nul_body
+    assert json_of(removed) == error(
+        400,
+        "Invalid PATCH: operation 1: invalid path 'members[value eq \"a\\\\u0000\"]': "
+        "filter values can't contain NUL characters.",
+        "invalidPath",
+    )
+    assert [
+        t.name for t in db.session.scalars(select(Team).where(Team.account_id == idp.account.id))
+    ] == ["Data"]
 
 
 def test_excluded_members_are_never_loaded(idp: Idp) -> None:
@@ -725,9 +762,9 @@ def test_malformed_patches_are_400_and_unknown_groups_404(idp: Idp) -> None:
 
     assert (bad_path.status_code, json_of(bad_path)["scimType"]) == (400, "invalidPath")
     assert json_of(no_path) == error(
-        400, 'operation 1: remove needs a "path" naming what to remove', "noTarget"
+        400, 'Invalid PATCH: operation 1: remove needs a "path" naming what to remove.', "noTarget"
     )
-    assert json_of(not_json) == error(400, "The body must be a JSON object.", "invalidSyntax")
+    assert json_of(not_json) == error(400, "The request body is not valid JSON.", "invalidSyntax")
     assert json_of(unknown) == error(404, "No group with id 'no-such-group'.")
 
 

@@ -119,6 +119,7 @@ def test_unknown_urls_and_methods_under_scim_get_scim_error_bodies(
     client: FlaskClient, token: str
 ) -> None:
     unknown = client.get("/scim/v2/Bulk", headers=auth(token))
+    assert unknown.status_code == 404
     assert unknown.headers["Content-Type"] == "application/scim+json"
     assert json_of(unknown) == {
         "schemas": [ERROR_URN],
@@ -127,6 +128,7 @@ def test_unknown_urls_and_methods_under_scim_get_scim_error_bodies(
         "/Groups, /ServiceProviderConfig, /ResourceTypes and /Schemas.",
     }
     wrong = client.delete("/scim/v2/Users", headers=auth(token))
+    assert wrong.status_code == 405
     assert json_of(wrong) == {
         "schemas": [ERROR_URN],
         "status": "405",

@@ -593,6 +593,21 @@ def test_entra_patch_deactivates(idp: Idp, operation: dict[str, Any]) -> None:
     assert got == expected_user(got, active=False, role_name=None)
 
 
+def test_entra_patch_reactivates_a_tombstone_with_a_string_boolean(idp: Idp) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user(heapRole="Architect")))
+    idp.call("PATCH", f"/Users/{created['id']}", OKTA_DEACTIVATE)
+    # Entra: capitalised op, path "active", the boolean as the string "True" (checklist 32).
+    operation = {"op": "Replace", "path": "active", "value": "True"}
+    response = idp.call(
+        "PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": [operation]}
+    )
+    got = json_of(response)
+    assert response.status_code == 200
+    assert got == expected_user(got, role_name="Architect")
+    assert got["id"] == created["id"]
+    assert identity_of(created["id"]).user.is_active
+
+
 def test_entra_patches_emails_names_and_enterprise_attributes(idp: Idp) -> None:
     body = okta_user(
         "OMalley", emails=[{"value": "ryan@contoso.com", "type": "work", "primary": True}]
@@ -722,10 +737,13 @@ def test_malformed_patches_are_400_with_their_scim_type(
 
 def test_entra_validator_empty_patch_is_a_no_op(idp: Idp) -> None:
     created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
-    got = json_of(
-        idp.call("PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": []})
+    response = idp.call(
+        "PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": []}
     )
+    got = json_of(response)
+    assert response.status_code == 200
     assert got == {**created, "meta": got["meta"]}
+    assert json_of(idp.call("GET", f"/Users/{created['id']}")) == got
 
 
 # ---- delete -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""scim/filters.py: the RFC 7644 filter grammar, its SQL compiler and the in-memory matcher."""
+"""scim/filters.py, filter_sql.py and filter_match.py: the RFC 7644 filter grammar, its SQL
+compiler and the in-memory matcher."""
 
 from __future__ import annotations
 
@@ -27,22 +28,19 @@ from sqlalchemy import (
     select,
 )
 
+from scim.filter_match import matches
+from scim.filter_sql import Attribute, MultiValued, compile_filter, mapping_resolver
 from scim.filters import (
     And,
-    Attribute,
     AttrPath,
     Compare,
     Filter,
     FilterError,
-    MultiValued,
     Not,
     Or,
     PathExpr,
     Present,
     ValuePath,
-    compile_filter,
-    mapping_resolver,
-    matches,
     parse_filter,
     parse_path,
 )

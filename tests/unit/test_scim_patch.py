@@ -1,4 +1,5 @@
-"""scim/patch.py: PatchOp parsing, applying to a User document, and Group membership commands."""
+"""scim/patch.py, patch_document.py and group_patch.py: PatchOp parsing, applying to a User
+document, and Group membership commands."""
 
 from __future__ import annotations
 
@@ -10,23 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scim.filters import AttrPath, Compare, Or, PathExpr
-from scim.patch import (
-    GROUP_SCHEMA,
-    USER_SCHEMA,
+from scim.group_patch import (
     AddMembers,
-    DocumentSchema,
     GroupCommand,
-    PatchError,
-    PatchOperation,
     RemoveAllMembers,
     RemoveMembers,
     Rename,
     ReplaceMembers,
     SetExternalId,
-    apply_to_document,
     group_commands,
-    parse_patch,
 )
+from scim.patch import PatchError, PatchOperation, parse_patch
+from scim.patch_document import GROUP_SCHEMA, USER_SCHEMA, DocumentSchema, apply_to_document
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
