@@ -1,15 +1,15 @@
-"""The audit log: every change, skip and refusal, answering "why is this user not in Heap?"."""
+"""The audit log: every change, skip and refusal, answering "why is this user not in Heap?".
+
+Reading it, page by page and by target, is ``directory.list_events``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy import func, select
 
 from heap.actors import Actor
 from heap.extensions import db
-from heap.models import Account, AuditEvent, AuditOutcome
+from heap.models import AuditEvent, AuditOutcome
 
 
 def record(
@@ -40,18 +40,3 @@ def record(
     )
     db.session.add(event)
     return event
-
-
-def list_events(
-    *, account: Account, limit: int, before_id: int | None = None
-) -> Sequence[AuditEvent]:
-    """Newest first; ``before_id`` continues from the last event of the previous page."""
-    query = select(AuditEvent).where(AuditEvent.account_id == account.id)
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    return db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
-
-
-def count_events(*, account: Account) -> int:
-    query = select(func.count()).where(AuditEvent.account_id == account.id)
-    return db.session.scalar(query) or 0

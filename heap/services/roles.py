@@ -89,7 +89,7 @@ def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
         policy.ensure_may_rename_role(role, actor)
         name = _clean_name(name)
         if name != role.name:
-            _ensure_name_free(account=account, name=name)
+            _ensure_name_free(account=account, name=name, except_role=role)
             old_name, role.name = role.name, name
             audit.record(
                 account_id=account.id,
@@ -129,6 +129,15 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _ensure_name_free(*, account: Account, name: str) -> None:
-    if get_by_name(account=account, name=name) is not None:
+def _ensure_name_free(*, account: Account, name: str, except_role: Role | None = None) -> None:
+    """Role names are unique in an account ignoring case, the built-ins included.
+
+    An IdP's Heap Role must name a role exactly; beside the built-in "Admin", a custom "admin"
+    holding none of its powers would turn a casing slip in Okta into the wrong role, and read as
+    Admin to people. Compared with the database's lower(), as team names are.
+    """
+    query = select(Role).where(
+        Role.account_id == account.id, func.lower(Role.name) == func.lower(name)
+    )
+    if any(holder is not except_role for holder in db.session.scalars(query)):
         raise AlreadyExists(f"A role named {name!r} already exists.", field="name")

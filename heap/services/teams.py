@@ -1,43 +1,28 @@
 """Teams: edited by Admins in Heap, or pushed from an IdP group (then SCIM-managed).
 
-Membership changes are set-based: one statement per kind of change, whatever the team's size, so
-adding 100 people to a 10,000-member team costs what adding them to a 10-member team does.
+Membership changes run as set-based statements (``services.memberships``): one statement per kind
+of change, whatever the team's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, func, literal, select
-from sqlalchemy import delete as sql_delete
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, func, select
 
 from heap import policy
 from heap.actors import Actor, IdentityProvider
 from heap.errors import AlreadyExists, Invalid, NotFound
-from heap.extensions import db, execute_counting
-from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembership, User, utcnow
-from heap.services import audit
+from heap.extensions import db
+from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembership, utcnow
+from heap.services import audit, memberships
+from heap.services.memberships import Members as Members
 from heap.transaction import Attempt, unit_of_work
 
 MAX_TEAM_NAME = 255
-# Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
-_CHUNK = 5000
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Members:
-    """People named by Heap user id (the front end) or by SCIM id (the IdP)."""
-
-    user_ids: Collection[int] = ()
-    scim_ids: Collection[str] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.user_ids or self.scim_ids)
+_NO_MEMBERS: Final = Members()
 
 
 @dataclass(frozen=True)
@@ -169,7 +154,7 @@ def create(
     actor: Actor,
     name: str,
     external_id: str | None = None,
-    members: Members = Members(),
+    members: Members = _NO_MEMBERS,
 ) -> Team:
     """A new team; created by the IdP it is SCIM-managed from the start."""
     name = _clean_name(name)
@@ -187,14 +172,7 @@ def create(
         )
         db.session.add(team)
         db.session.flush()
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.create",
-            target_kind="team",
-            target_id=team.scim_id,
-            target_label=name,
-        )
+        _record(account, actor, "team.create", team)
         if members:
             _add(account, actor, team, members)
     return team
@@ -215,14 +193,7 @@ def delete(
             else get_by_scim_id(account=account, scim_id=scim_id or "")
         )
         policy.ensure_may_edit_team(account, team, actor)
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.delete",
-            target_kind="team",
-            target_id=team.scim_id,
-            target_label=team.name,
-        )
+        _record(account, actor, "team.delete", team)
         db.session.delete(team)
 
 
@@ -248,14 +219,7 @@ def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamCh
         if isinstance(actor, IdentityProvider) and not team.scim_managed:
             # Okta's "Link Group" onto an existing team: from its first push the IdP owns it.
             team.scim_managed = True
-            audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="team.link",
-                target_kind="team",
-                target_id=team.scim_id,
-                target_label=team.name,
-            )
+            _record(account, actor, "team.link", team)
         touched = False
         for change in _coalesce(changes):
             touched = _apply(account, actor, team, change) or touched
@@ -276,19 +240,12 @@ def _coalesce(changes: Sequence[TeamChange]) -> list[TeamChange]:
     for change in changes:
         previous = merged[-1] if merged else None
         if isinstance(change, AddMembers) and isinstance(previous, AddMembers):
-            merged[-1] = AddMembers(_union(previous.members, change.members))
+            merged[-1] = AddMembers(previous.members.union(change.members))
         elif isinstance(change, RemoveMembers) and isinstance(previous, RemoveMembers):
-            merged[-1] = RemoveMembers(_union(previous.members, change.members))
+            merged[-1] = RemoveMembers(previous.members.union(change.members))
         else:
             merged.append(change)
     return merged
-
-
-def _union(first: Members, second: Members) -> Members:
-    return Members(
-        user_ids=tuple(dict.fromkeys((*first.user_ids, *second.user_ids))),
-        scim_ids=tuple(dict.fromkeys((*first.scim_ids, *second.scim_ids))),
-    )
 
 
 def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bool:
@@ -298,169 +255,67 @@ def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bo
             name = _clean_name(name)
             # Okta repeats the group's name with every membership push: unchanged is a no-op.
             if name != team.name:
-                if name.lower() != team.name.lower():
-                    _ensure_name_free(account=account, name=name)
+                _ensure_name_free(account=account, name=name, except_team=team)
                 old, team.name = team.name, name
-                audit.record(
-                    account_id=account.id,
-                    actor=actor,
-                    action="team.rename",
-                    target_kind="team",
-                    target_id=team.scim_id,
-                    target_label=name,
-                    details={"from": old, "to": name},
-                )
+                _record(account, actor, "team.rename", team, details={"from": old, "to": name})
         case SetExternalId(external_id=external_id):
             if external_id != team.external_id:
                 team.external_id = external_id
         case AddMembers(members=members):
-            return _add(account, actor, team, members) > 0
+            return _add(account, actor, team, members)
         case RemoveMembers(members=members):
-            return _remove(account, actor, team, members) > 0
+            removed = memberships.remove(account=account, team=team, members=members)
+            return _record_removed(account, actor, team, removed)
         case RemoveAllMembers():
-            return _remove_all(account, actor, team) > 0
+            removed = memberships.remove_all(account=account, team=team)
+            return _record_removed(account, actor, team, removed)
         case ReplaceMembers(members=members):
-            removed = _remove_all(account, actor, team, keep=members)
-            return _add(account, actor, team, members) + removed > 0
+            removed = memberships.remove_all(account=account, team=team, keep=members)
+            removed_any = _record_removed(account, actor, team, removed)
+            added_any = _add(account, actor, team, members)
+            return removed_any or added_any
     return False
 
 
-def _add(account: Account, actor: Actor, team: Team, members: Members) -> int:
-    eligible = _eligible_user_ids(account, actor, team, members)
-    added = 0
-    now = utcnow()
-    for chunk in _chunks(eligible):
-        rows = select(literal(team.id), User.id, literal(now)).where(User.id.in_(chunk))
-        statement = _insert_membership().from_select(["team_id", "user_id", "added_at"], rows)
-        # Idempotent and race-free: a member added meanwhile by a parallel request is skipped.
-        # Counted through RETURNING: SQLAlchemy reports rowcount -1 for an INSERT on psycopg.
-        inserted = statement.on_conflict_do_nothing().returning(TeamMembership.user_id)
-        added += len(db.session.execute(inserted).all())
-    if added:
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.add_members",
-            target_kind="team",
-            target_id=team.scim_id,
-            target_label=team.name,
-            details={"added": added},
-        )
-    return added
-
-
-def _remove(account: Account, actor: Actor, team: Team, members: Members) -> int:
-    # Ids first, then a DELETE on the primary key (team_id, user_id) with literal ids: with the
-    # ids as a subquery, PostgreSQL on stale statistics joined all 10,000 memberships against
-    # the identities (9.6 s for 100 removals); this plan cannot go wrong that way.
-    user_ids = sorted(
-        {
-            user_id
-            for query in _member_user_id_queries(account, members)
-            for user_id in db.session.scalars(query)
-        }
-    )
-    removed = 0
-    for chunk in _chunks(user_ids):
-        statement = sql_delete(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.user_id.in_(chunk)
-        )
-        removed += execute_counting(statement)
-    if removed:
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.remove_members",
-            target_kind="team",
-            target_id=team.scim_id,
-            target_label=team.name,
-            details={"removed": removed},
-        )
-    return removed
-
-
-def _remove_all(account: Account, actor: Actor, team: Team, keep: Members | None = None) -> int:
-    statement = sql_delete(TeamMembership).where(TeamMembership.team_id == team.id)
-    if keep:
-        for query in _member_user_id_queries(account, keep):
-            statement = statement.where(TeamMembership.user_id.not_in(query))
-    removed = execute_counting(statement)
-    if removed:
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.remove_members",
-            target_kind="team",
-            target_id=team.scim_id,
-            target_label=team.name,
-            details={"removed": removed},
-        )
-    return removed
-
-
-def _eligible_user_ids(account: Account, actor: Actor, team: Team, members: Members) -> list[int]:
-    """Active users of this account among those named; the rest are skipped and audited."""
-    found: dict[str, int] = {}
-    for query in _member_refs_queries(account, members):
-        found.update((str(ref), user_id) for ref, user_id in db.session.execute(query))
-    requested = [str(ref) for ref in (*members.user_ids, *members.scim_ids)]
-    skipped = sorted(set(requested) - found.keys())
-    for ref in skipped:
+def _add(account: Account, actor: Actor, team: Team, members: Members) -> bool:
+    """Add the active users of this account among ``members``; audit the rest as skipped."""
+    found = memberships.eligible(account=account, members=members)
+    for skipped in found.skipped:
         audit.record(
             account_id=account.id,
             actor=actor,
             action="team.add_member",
             target_kind="user",
-            target_id=ref,
+            target_id=skipped.ref,
+            target_label=skipped.email,
             outcome=AuditOutcome.SKIPPED,
             reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
             details={"team": team.scim_id},
         )
-    return sorted(set(found.values()))
+    added = memberships.add(team=team, user_ids=found.user_ids)
+    if added:
+        _record(account, actor, "team.add_members", team, details={"added": added})
+    return added > 0
 
 
-def _member_refs_queries(account: Account, members: Members) -> list[Select[Any, int]]:
-    active = (User.account_id == account.id, User.deactivated_at.is_(None))
-    queries: list[Select[Any, int]] = []
-    for id_chunk in _chunks(sorted(members.user_ids)):
-        queries.append(select(User.id, User.id).where(User.id.in_(id_chunk), *active))
-    for ref_chunk in _chunks(sorted(members.scim_ids)):
-        # The account is checked on the identity, not the user: PostgreSQL then starts from the
-        # named identities and joins users by primary key, instead of scanning the account's
-        # users (0.7 ms instead of 2-9 ms for 100 ids among 11,000 users).
-        queries.append(
-            select(ScimIdentity.id, User.id)
-            .join(User, User.id == ScimIdentity.user_id)
-            .where(
-                ScimIdentity.id.in_(ref_chunk),
-                ScimIdentity.account_id == account.id,
-                User.deactivated_at.is_(None),
-            )
-        )
-    return queries
+def _record_removed(account: Account, actor: Actor, team: Team, removed: int) -> bool:
+    if removed:
+        _record(account, actor, "team.remove_members", team, details={"removed": removed})
+    return removed > 0
 
 
-def _member_user_id_queries(account: Account, members: Members) -> list[Select[int]]:
-    queries: list[Select[int]] = []
-    for id_chunk in _chunks(sorted(members.user_ids)):
-        queries.append(select(User.id).where(User.id.in_(id_chunk), User.account_id == account.id))
-    for ref_chunk in _chunks(sorted(members.scim_ids)):
-        queries.append(
-            select(ScimIdentity.user_id).where(
-                ScimIdentity.id.in_(ref_chunk), ScimIdentity.account_id == account.id
-            )
-        )
-    return queries
-
-
-def _insert_membership() -> postgresql.Insert | sqlite.Insert:
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(TeamMembership)
-    return sqlite.insert(TeamMembership)
-
-
-def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
-    return [items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK)]
+def _record(
+    account: Account, actor: Actor, action: str, team: Team, details: dict[str, Any] | None = None
+) -> None:
+    audit.record(
+        account_id=account.id,
+        actor=actor,
+        action=action,
+        target_kind="team",
+        target_id=team.scim_id,
+        target_label=team.name,
+        details=details,
+    )
 
 
 def _clean_name(name: str) -> str:
@@ -472,6 +327,9 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _ensure_name_free(*, account: Account, name: str) -> None:
-    if find_by_name(account=account, name=name) is not None:
+def _ensure_name_free(*, account: Account, name: str, except_team: Team | None = None) -> None:
+    # The database's lower(), as the unique index uses: Python's folds more than SQLite's, so a
+    # rename it calls "only a case change" could still collide with another team.
+    holder = find_by_name(account=account, name=name)
+    if holder is not None and holder is not except_team:
         raise AlreadyExists(f"A team named {name!r} already exists.", field="name")

@@ -1,15 +1,19 @@
-"""Readers shared by the service tests: audit events and team members, straight from the DB."""
+"""Shared by the service tests: actors, and audit events and memberships read from the DB."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 
-from heap.actors import Member
+from heap.actors import IdentityProvider, Member, Operator
 from heap.extensions import db
-from heap.models import Account, AuditEvent, Team, TeamMembership, User
-from tests.factories import UserFactory
+from heap.models import Account, AuditEvent, ScimToken, Team, TeamMembership, User
+from tests.factories import ScimTokenFactory, UserFactory
+
+OPERATOR = Operator()
+
+M = TypeVar("M")
 
 
 def events(account: Account, action: str | None = None) -> list[AuditEvent]:
@@ -19,6 +23,14 @@ def events(account: Account, action: str | None = None) -> list[AuditEvent]:
     if action is not None:
         query = query.where(AuditEvent.action == action)
     return list(db.session.scalars(query.order_by(AuditEvent.id)))
+
+
+def reload(model: type[M], key: int) -> M:
+    """The row read again from the database, as the next request would see it."""
+    db.session.expire_all()
+    found = db.session.get(model, key)
+    assert found is not None
+    return found
 
 
 def member_ids(team: Team) -> set[int]:
@@ -33,3 +45,8 @@ def admin_of(account: Account) -> Member:
 
 def analyst_of(account: Account) -> Member:
     return Member(cast(User, UserFactory.create(account=account)))
+
+
+def idp_of(account: Account) -> IdentityProvider:
+    """The identity provider, acting through a new SCIM token of ``account``."""
+    return IdentityProvider(cast(ScimToken, ScimTokenFactory.create(account=account)))

@@ -7,15 +7,13 @@ from typing import cast
 import pytest
 from flask import Flask
 
-from heap.actors import IdentityProvider, Operator
+from heap.actors import IdentityProvider
 from heap.errors import AlreadyExists, Forbidden, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, AuditOutcome, Plan, ScimToken
 from heap.services import accounts, roles
 from tests.factories import AccountFactory, ScimTokenFactory
-from tests.services.helpers import admin_of, analyst_of, events
-
-OPERATOR = Operator()
+from tests.services.helpers import OPERATOR, admin_of, analyst_of, events
 
 
 def test_create_seeds_builtin_roles_and_audits(app: Flask) -> None:

@@ -7,16 +7,13 @@ from typing import cast
 import pytest
 from flask import Flask
 
-from heap.actors import Operator
 from heap.errors import AlreadyExists, LastAdmin, ScimManaged
 from heap.extensions import db
 from heap.models import Account, AuditOutcome, Role, Team
-from heap.services import audit, roles, teams, users
+from heap.services import audit, directory, roles, teams, users
 from heap.transaction import Attempt, unit_of_work
 from tests.factories import AccountFactory, TeamFactory, UserFactory, role, scim_account
-from tests.services.helpers import admin_of, events, member_ids
-
-OPERATOR = Operator()
+from tests.services.helpers import OPERATOR, admin_of, events, member_ids
 
 
 def test_record_writes_with_the_change_and_lists_newest_first(app: Flask) -> None:
@@ -33,18 +30,19 @@ def test_record_writes_with_the_change_and_lists_newest_first(app: Flask) -> Non
                 details={"n": n},
             )
         audit.record(account_id=other.id, actor=OPERATOR, action="test.other")
-    page = audit.list_events(account=account, limit=3)
-    assert [e.action for e in page] == ["test.4", "test.3", "test.2"]
-    assert page[0].target_id == "4" and page[0].details == {"n": 4}
-    assert (page[0].actor_kind, page[0].actor_id, page[0].actor_label) == (
+    page = directory.list_events(account=account, first=3)
+    assert [e.action for e in page.items] == ["test.4", "test.3", "test.2"]
+    newest = page.items[0]
+    assert newest.target_id == "4" and newest.details == {"n": 4}
+    assert (newest.actor_kind, newest.actor_id, newest.actor_label) == (
         "operator",
         None,
         "operator (cli)",
     )
-    rest = audit.list_events(account=account, limit=3, before_id=page[-1].id)
-    assert [e.action for e in rest] == ["test.1", "test.0"]
-    assert audit.count_events(account=account) == 5
-    assert audit.count_events(account=other) == 1
+    rest = directory.list_events(account=account, first=3, before_id=page.items[-1].id)
+    assert [e.action for e in rest.items] == ["test.1", "test.0"]
+    assert (page.total, page.has_next, rest.has_next) == (5, True, False)
+    assert directory.list_events(account=other).total == 1
 
 
 def test_an_event_rolls_back_with_its_change(app: Flask) -> None:
@@ -52,7 +50,7 @@ def test_an_event_rolls_back_with_its_change(app: Flask) -> None:
     with pytest.raises(RuntimeError), unit_of_work():
         audit.record(account_id=account.id, actor=OPERATOR, action="test.lost")
         raise RuntimeError("boom")
-    assert audit.count_events(account=account) == 0
+    assert directory.list_events(account=account).total == 0
 
 
 def test_a_refused_change_leaves_nothing_half_applied(app: Flask) -> None:

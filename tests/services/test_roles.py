@@ -7,7 +7,6 @@ from typing import cast
 import pytest
 from flask import Flask
 
-from heap.actors import IdentityProvider, Operator
 from heap.errors import (
     AlreadyExists,
     Forbidden,
@@ -18,12 +17,10 @@ from heap.errors import (
     RoleIsScimDefault,
 )
 from heap.extensions import db
-from heap.models import Account, AuditOutcome, Role, ScimToken, User
+from heap.models import Account, AuditOutcome, Role, User
 from heap.services import roles, users
 from tests.factories import AccountFactory, RoleFactory, UserFactory, role, scim_account
-from tests.services.helpers import admin_of, analyst_of, events
-
-OPERATOR = Operator()
+from tests.services.helpers import OPERATOR, admin_of, analyst_of, events, idp_of
 
 
 def _names(account: Account) -> list[str]:
@@ -127,6 +124,23 @@ def test_rename_refusals(app: Flask) -> None:
     ]
 
 
+def test_role_names_are_unique_ignoring_case_built_ins_included(app: Flask) -> None:
+    """A custom "admin" beside the built-in Admin would read as Admin and catch IdP typos."""
+    account = cast(Account, AccountFactory.create())
+    for look_alike in ("admin", "ANALYST"):
+        with pytest.raises(AlreadyExists):
+            roles.create(account=account, actor=OPERATOR, name=look_alike)
+    ops = roles.create(account=account, actor=OPERATOR, name="Ops")
+    data = roles.create(account=account, actor=OPERATOR, name="Data")
+    with pytest.raises(AlreadyExists):
+        roles.create(account=account, actor=OPERATOR, name="oPS")
+    with pytest.raises(AlreadyExists):
+        roles.rename(account=account, actor=OPERATOR, role_id=data.id, name="ops")
+    # A role may change its own casing.
+    roles.rename(account=account, actor=OPERATOR, role_id=ops.id, name="OPS")
+    assert _names(account) == ["Admin", "Architect", "Analyst", "Consumer", "Data", "OPS"]
+
+
 def test_delete_a_free_custom_role(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     custom = cast(Role, RoleFactory.create(account=account, name="Viewer"))
@@ -136,18 +150,11 @@ def test_delete_a_free_custom_role(app: Flask) -> None:
     assert (event.outcome, event.target_label) == (AuditOutcome.APPLIED.value, "Viewer")
 
 
-def identity_provider_of(account: Account) -> IdentityProvider:
-    token = db.session.query(ScimToken).filter_by(account_id=account.id).one()
-    return IdentityProvider(token)
-
-
 def test_a_role_held_only_by_deactivated_users_can_be_deleted(app: Flask) -> None:
     account, _ = scim_account()
     viewer = cast(Role, RoleFactory.create(account=account, name="Viewer"))
     user = cast(User, UserFactory.create(account=account, role=viewer))
-    users.deactivate(
-        account=account, actor=identity_provider_of(account), scim_id=user.scim_identity.id
-    )
+    users.deactivate(account=account, actor=idp_of(account), scim_id=user.scim_identity.id)
     assert user.role is None
 
     roles.delete(account=account, actor=OPERATOR, role_id=viewer.id)

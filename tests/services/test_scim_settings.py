@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from heap.actors import IdentityProvider, Operator
+from heap.actors import IdentityProvider
 from heap.errors import (
     Forbidden,
     NotFound,
@@ -30,9 +30,7 @@ from tests.factories import (
     role,
     scim_account,
 )
-from tests.services.helpers import admin_of, analyst_of, events
-
-OPERATOR = Operator()
+from tests.services.helpers import OPERATOR, admin_of, analyst_of, events
 
 
 def _tokens(account: Account) -> list[ScimToken]:

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from heap.actors import IdentityProvider, Operator
+from heap.actors import IdentityProvider
 from heap.errors import (
     AlreadyExists,
     EmailInOtherAccount,
@@ -19,12 +19,12 @@ from heap.errors import (
     ScimManaged,
 )
 from heap.extensions import db
-from heap.models import Account, Role, ScimIdentity, ScimToken, Team, User
-from heap.services import users
-from heap.services.users import UNSET, EmailAddress, IdpProfile, _Unset
+from heap.models import Account, Plan, Role, ScimIdentity, Team, User
+from heap.services import accounts, directory, scim, teams, users
+from heap.services.provisioning import UNSET, EmailAddress, IdpProfile, _Unset
+from heap.services.teams import Members
 from tests.factories import (
     AccountFactory,
-    ScimTokenFactory,
     TeamFactory,
     TeamMembershipFactory,
     UserFactory,
@@ -32,24 +32,19 @@ from tests.factories import (
     role_name,
     scim_account,
 )
-from tests.services.helpers import admin_of, analyst_of, events, member_ids
-
-OPERATOR = Operator()
-
-
-def _idp(account: Account) -> IdentityProvider:
-    return IdentityProvider(cast(ScimToken, ScimTokenFactory.create(account=account)))
+from tests.services.helpers import (
+    OPERATOR,
+    admin_of,
+    analyst_of,
+    events,
+    idp_of,
+    member_ids,
+    reload,
+)
 
 
 def _profile(user_name: str, **kwargs: Any) -> IdpProfile:
     return IdpProfile(user_name=user_name, **kwargs)
-
-
-def _reload(user: User) -> User:
-    db.session.expire_all()
-    found = db.session.get(User, user.id)
-    assert found is not None
-    return found
 
 
 # ---- invite -------------------------------------------------------------------------------
@@ -66,7 +61,7 @@ def test_invite_creates_a_teammate_with_an_identity(app: Flask) -> None:
         given_name=" Ada ",
         family_name="Lovelace",
     )
-    user = _reload(user)
+    user = reload(User, user.id)
     assert (user.email, role_name(user), user.given_name, user.family_name, user.is_active) == (
         "Ada@Example.com",
         "Architect",
@@ -80,15 +75,22 @@ def test_invite_creates_a_teammate_with_an_identity(app: Flask) -> None:
     assert (event.target_id, event.details) == (user.scim_identity.id, {"role": "Architect"})
 
 
-def test_invite_defaults_to_analyst_or_the_scim_default_role(app: Flask) -> None:
+def test_invite_defaults_to_the_scim_default_role_only_while_scim_is_enabled(app: Flask) -> None:
+    """Once SCIM is disabled its default role is hidden and frozen: invites fall back to Analyst."""
     account = cast(Account, AccountFactory.create())
     assert role_name(users.invite(account=account, actor=OPERATOR, email="a@example.com")) == (
         "Analyst"
     )
-    account.scim_default_role = role(account, "Consumer")
-    db.session.commit()
+    scim.enable(account=account, actor=OPERATOR, default_role_id=role(account, "Consumer").id)
+    # Off Premier SCIM stays enabled but idle, and invites are open again.
+    accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.GROWTH)
     assert role_name(users.invite(account=account, actor=OPERATOR, email="b@example.com")) == (
         "Consumer"
+    )
+    scim.disable(account=account, actor=OPERATOR)
+    assert account.scim_default_role is not None
+    assert role_name(users.invite(account=account, actor=OPERATOR, email="c@example.com")) == (
+        "Analyst"
     )
 
 
@@ -131,7 +133,7 @@ def test_invite_refused_in_scim_mode(app: Flask) -> None:
 
 def test_reinvite_restores_a_deactivated_teammate(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = users.provision(account=account, actor=idp, profile=_profile("bo@example.com"))
     users.deactivate(account=account, actor=idp, scim_id=identity.id)
     account.scim_enabled = False
@@ -142,7 +144,7 @@ def test_reinvite_restores_a_deactivated_teammate(app: Flask) -> None:
         email="bo@example.com",
         role_id=role(account, "Consumer").id,
     )
-    user = _reload(user)
+    user = reload(User, user.id)
     assert user.is_active and role_name(user) == "Consumer"
     assert user.scim_identity.id == identity.id
     with pytest.raises(AlreadyExists):
@@ -195,7 +197,7 @@ def test_change_role_works_in_scim_mode_and_keeps_an_admin(app: Flask) -> None:
     users.change_role(
         account=account, actor=admin, user_id=user.id, role_id=role(account, "Admin").id
     )
-    assert role_name(_reload(user)) == "Admin"
+    assert role_name(reload(User, user.id)) == "Admin"
     [event] = events(account, "user.change_role")
     assert event.details == {"from": "Analyst", "to": "Admin"}
     users.change_role(
@@ -205,7 +207,7 @@ def test_change_role_works_in_scim_mode_and_keeps_an_admin(app: Flask) -> None:
         users.change_role(
             account=account, actor=OPERATOR, user_id=user.id, role_id=role(account, "Consumer").id
         )
-    assert role_name(_reload(user)) == "Admin"
+    assert role_name(reload(User, user.id)) == "Admin"
     with pytest.raises(Forbidden):
         users.change_role(
             account=account,
@@ -217,7 +219,7 @@ def test_change_role_works_in_scim_mode_and_keeps_an_admin(app: Flask) -> None:
 
 def test_change_role_of_a_deactivated_teammate_is_invalid(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = users.provision(account=account, actor=idp, profile=_profile("c@example.com"))
     users.deactivate(account=account, actor=idp, scim_id=identity.id)
     with pytest.raises(Invalid):
@@ -238,7 +240,7 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
     db.session.commit()
     identity = users.provision(
         account=account,
-        actor=_idp(account),
+        actor=idp_of(account),
         profile=_profile(
             "dee@example.com",
             given_name="Dee",
@@ -270,7 +272,9 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
 def test_provision_with_a_heap_role(app: Flask) -> None:
     account, _ = scim_account()
     identity = users.provision(
-        account=account, actor=_idp(account), profile=_profile("e@example.com", heap_role=" Admin ")
+        account=account,
+        actor=idp_of(account),
+        profile=_profile("e@example.com", heap_role=" Admin "),
     )
     assert role_name(identity.user) == "Admin"
     assert identity.idp_role == "Admin"
@@ -281,7 +285,7 @@ def test_provision_with_an_unknown_heap_role_lists_the_valid_ones(app: Flask) ->
     with pytest.raises(Invalid) as raised:
         users.provision(
             account=account,
-            actor=_idp(account),
+            actor=idp_of(account),
             profile=_profile("f@example.com", heap_role="Boss"),
         )
     assert raised.value.field == "heapRole"
@@ -291,7 +295,7 @@ def test_provision_with_an_unknown_heap_role_lists_the_valid_ones(app: Flask) ->
 
 def test_provision_takes_the_email_from_emails_when_username_is_not_one(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     primary = users.provision(
         account=account,
         actor=idp,
@@ -318,7 +322,7 @@ def test_provision_takes_the_email_from_emails_when_username_is_not_one(app: Fla
 
 def test_provision_restores_a_tombstone_keeping_the_scim_id(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     first = users.provision(
         account=account, actor=idp, profile=_profile("g@example.com", heap_role="Architect")
     )
@@ -327,7 +331,7 @@ def test_provision_restores_a_tombstone_keeping_the_scim_id(app: Flask) -> None:
         account=account, actor=idp, profile=_profile("G@example.com", heap_role="Consumer")
     )
     assert again.id == first.id
-    user = _reload(again.user)
+    user = reload(User, again.user.id)
     assert (user.is_active, role_name(user), user.scim_identity.user_name) == (
         True,
         "Consumer",
@@ -342,7 +346,7 @@ def test_provision_restores_a_tombstone_keeping_the_scim_id(app: Flask) -> None:
 
 def test_provision_conflicts(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     users.provision(account=account, actor=idp, profile=_profile("h@example.com"))
     with pytest.raises(AlreadyExists) as raised:
         users.provision(account=account, actor=idp, profile=_profile("H@EXAMPLE.COM"))
@@ -361,13 +365,37 @@ def test_provision_conflicts(app: Flask) -> None:
     assert refused == ["ALREADY_EXISTS", "ALREADY_EXISTS", "EMAIL_IN_OTHER_ACCOUNT"]
 
 
+def test_provision_409_tells_how_to_link_a_teammate_held_under_another_user_name(
+    app: Flask,
+) -> None:
+    """Entra sends an object id as userName: its lookup misses the teammate Heap has by email."""
+    account, _ = scim_account()
+    held = cast(User, UserFactory.create(account=account, email="ada@example.com"))
+    with pytest.raises(AlreadyExists) as raised:
+        users.provision(
+            account=account,
+            actor=idp_of(account),
+            profile=_profile("6f1c2d", emails=[EmailAddress("Ada@Example.com", primary=True)]),
+        )
+    assert (raised.value.field, raised.value.message) == (
+        "userName",
+        "Ada@Example.com is already a user of this Heap account under userName "
+        f"'ada@example.com' (id {held.scim_identity.id}), but your identity provider sent "
+        "userName '6f1c2d'. Heap matches users by userName: send 'ada@example.com' as this "
+        "person's userName (in Okta, set the Application username format to Email; in Entra "
+        "ID, map userName to the mail attribute), then retry.",
+    )
+
+
 def test_provision_may_take_an_email_another_org_no_longer_holds(app: Flask) -> None:
     old_org, _ = scim_account()
-    old_idp = _idp(old_org)
+    old_idp = idp_of(old_org)
     gone = users.provision(account=old_org, actor=old_idp, profile=_profile("i@example.com"))
     users.deactivate(account=old_org, actor=old_idp, scim_id=gone.id)
     account, _ = scim_account()
-    moved = users.provision(account=account, actor=_idp(account), profile=_profile("i@example.com"))
+    moved = users.provision(
+        account=account, actor=idp_of(account), profile=_profile("i@example.com")
+    )
     assert moved.user.is_active and moved.account_id == account.id
 
 
@@ -379,7 +407,7 @@ def test_provision_refused_when_scim_is_off_or_for_members(app: Flask) -> None:
     account.plan = "pro"
     db.session.commit()
     with pytest.raises(Exception) as raised:
-        users.provision(account=account, actor=_idp(account), profile=_profile("j@x.com"))
+        users.provision(account=account, actor=idp_of(account), profile=_profile("j@x.com"))
     assert raised.type.__name__ == "PlanRequired"
 
 
@@ -392,7 +420,7 @@ def _provisioned(account: Account, idp: IdentityProvider, **kwargs: Any) -> Scim
 
 def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Architect")
     user_id = identity.user_id
 
@@ -428,7 +456,7 @@ def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
 
 def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Architect")
     team = cast(Team, TeamFactory.create(account=account))
     other = cast(User, UserFactory.create(account=account))
@@ -440,7 +468,7 @@ def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> No
         scim_id=identity.id,
         profile=_profile("k@example.com", active=False, heap_role="Architect"),
     )
-    user = _reload(identity.user)
+    user = reload(User, identity.user.id)
     assert not user.is_active
     assert member_ids(team) == {other.id}
     assert users.find_active_by_email(email="k@example.com") is None
@@ -451,7 +479,7 @@ def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> No
         scim_id=identity.id,
         profile=_profile("k@example.com", active=True, heap_role="Consumer"),
     )
-    user = _reload(user)
+    user = reload(User, user.id)
     assert user.is_active and role_name(user) == "Consumer"
     assert member_ids(team) == {other.id}
     actions = [e.action for e in events(account) if e.action.startswith("user.")]
@@ -460,16 +488,16 @@ def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> No
 
 def test_update_reactivation_without_a_role_uses_the_last_idp_value(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Architect")
     users.deactivate(account=account, actor=idp, scim_id=identity.id)
     users.update(account=account, actor=idp, scim_id=identity.id, profile=_profile("k@example.com"))
-    assert role_name(_reload(identity.user)) == "Architect"
+    assert role_name(reload(User, identity.user.id)) == "Architect"
 
 
 def test_update_changes_username_and_email_in_place(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp)
     users.update(
         account=account,
@@ -493,7 +521,7 @@ def test_update_changes_username_and_email_in_place(app: Flask) -> None:
 
 def test_update_refuses_a_taken_email_or_username(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp)
     users.provision(account=account, actor=idp, profile=_profile("l@example.com"))
     UserFactory.create(email="m@example.com")
@@ -512,9 +540,34 @@ def test_update_refuses_a_taken_email_or_username(app: Flask) -> None:
     assert (unchanged.user_name, unchanged.user.email) == ("k@example.com", "k@example.com")
 
 
+def test_an_email_change_is_checked_with_the_database_lower_not_pythons(
+    app: Flask, backend: str
+) -> None:
+    """SQLite's lower() folds ASCII only: to Python "Élise" and "élise" are one address, to the
+    unique index they are two, so the check must ask the database (else: a bare 409 "retry")."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's lower() folds É as Python does; the two addresses cannot coexist")
+    account, _ = scim_account()
+    idp = idp_of(account)
+    identity = users.provision(
+        account=account,
+        actor=idp,
+        profile=_profile("elise-upn", emails=[EmailAddress("Élise@example.com", primary=True)]),
+    )
+    holder = cast(User, UserFactory.create(account=account, email="élise@example.com"))
+    with pytest.raises(AlreadyExists) as raised:
+        users.update(
+            account=account,
+            actor=idp,
+            scim_id=identity.id,
+            profile=_profile("elise-upn", emails=[EmailAddress("élise@example.com", primary=True)]),
+        )
+    assert holder.scim_identity.id in raised.value.message
+
+
 def test_update_and_delete_refused_for_members_in_scim_mode(app: Flask) -> None:
     account, _ = scim_account()
-    identity = _provisioned(account, _idp(account))
+    identity = _provisioned(account, idp_of(account))
     with pytest.raises(ScimManaged):
         users.update(
             account=account,
@@ -524,7 +577,7 @@ def test_update_and_delete_refused_for_members_in_scim_mode(app: Flask) -> None:
         )
     with pytest.raises(ScimManaged):
         users.deactivate(account=account, actor=admin_of(account), scim_id=identity.id)
-    assert _reload(identity.user).is_active
+    assert reload(User, identity.user.id).is_active
 
 
 # ---- deactivate and delete -----------------------------------------------------------------
@@ -532,7 +585,7 @@ def test_update_and_delete_refused_for_members_in_scim_mode(app: Flask) -> None:
 
 def test_deactivate_is_idempotent_and_keeps_the_identity(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp)
     team = cast(Team, TeamFactory.create(account=account))
     TeamMembershipFactory.create(team=team, user=identity.user)
@@ -547,7 +600,7 @@ def test_deactivate_is_idempotent_and_keeps_the_identity(app: Flask) -> None:
 
 def test_the_idp_may_deactivate_the_last_admin(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Admin")
     users.deactivate(account=account, actor=idp, scim_id=identity.id)
     assert users.count_active_admins(account=account) == 0
@@ -555,7 +608,7 @@ def test_the_idp_may_deactivate_the_last_admin(app: Flask) -> None:
 
 def test_delete_removes_user_and_identity(app: Flask) -> None:
     account, _ = scim_account()
-    idp = _idp(account)
+    idp = idp_of(account)
     identity = _provisioned(account, idp)
     scim_id, user_id = identity.id, identity.user_id
     team = cast(Team, TeamFactory.create(account=account))
@@ -582,3 +635,50 @@ def test_count_active_admins_ignores_deactivated_and_other_accounts(app: Flask) 
     db.session.commit()
     assert users.count_active_admins(account=account) == 1
     assert isinstance(role(account, "Admin"), Role)
+
+
+# ---- the audit log: "why is this user not in Heap?" ------------------------------------------
+
+
+def test_every_way_out_of_heap_is_found_in_the_log_by_email_or_scim_id(app: Flask) -> None:
+    account, _ = scim_account()
+    idp = idp_of(account)
+    team = cast(Team, TeamFactory.create(account=account, name="Growth"))
+    ada = _provisioned(account, idp)
+    TeamMembershipFactory.create(team=team, user=ada.user)
+    users.deactivate(account=account, actor=idp, scim_id=ada.id)
+    bob = users.provision(account=account, actor=idp, profile=_profile("bob@example.com"))
+    users.delete(account=account, actor=idp, scim_id=bob.id)
+    UserFactory.create(email="carol@example.com")
+    with pytest.raises(EmailInOtherAccount):
+        users.provision(
+            account=account,
+            actor=idp,
+            profile=_profile("carol-upn", emails=[EmailAddress("carol@example.com", "work")]),
+        )
+    teams.add_members(
+        account=account, actor=OPERATOR, team_id=team.id, members=Members(scim_ids=[ada.id])
+    )
+
+    def why(target: str) -> list[tuple[str, str, str | None]]:
+        page = directory.list_events(account=account, target=target)
+        return [(e.action, e.outcome, e.reason and e.reason.split(":")[0]) for e in page.items]
+
+    deactivated = (
+        "Deactivated by the identity provider: sign-in, role, team memberships and seat "
+        "removed; the SCIM identity is kept."
+    )
+    skipped = ("team.add_member", "skipped", "Not added to team 'Growth'")
+    assert why("K@EXAMPLE.COM") == [
+        skipped,
+        ("user.deactivate", "applied", deactivated.split(":")[0]),
+        ("user.provision", "applied", None),
+    ]
+    assert why(ada.id) == why("k@example.com")
+    [gone] = events(account, "user.deactivate")
+    assert (gone.reason, gone.details) == (deactivated, {"teams_left": 1})
+    assert why("bob@example.com") == [
+        ("user.delete", "applied", "Deleted by the identity provider, with its SCIM identity."),
+        ("user.provision", "applied", None),
+    ]
+    assert why("carol@example.com") == [("user.provision", "refused", "EMAIL_IN_OTHER_ACCOUNT")]

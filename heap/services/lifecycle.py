@@ -1,0 +1,137 @@
+"""How a teammate joins and leaves Heap: the steps an in-app invite and IdP provisioning share.
+
+Everything here runs inside the caller's ``unit_of_work`` and never opens one. The doors call
+``services.users`` (which also carries the IdP's verbs from ``services.provisioning``), not this.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select
+
+from heap.actors import Actor
+from heap.errors import EmailInOtherAccount, Invalid
+from heap.extensions import db, execute_counting
+from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
+from heap.services import audit
+
+# Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
+# IdP's business; Heap only needs to refuse values that are clearly not addresses.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 320
+MAX_NAME = 255
+# The role a teammate gets when nobody names one and no SCIM default applies. Built-in roles
+# can't be renamed or deleted, so it always exists.
+FALLBACK_ROLE = "Analyst"
+
+
+def is_email(value: str) -> bool:
+    return len(value) <= MAX_EMAIL and _EMAIL.match(value) is not None
+
+
+def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
+    """This account's identity with ``user_name``, compared like the unique index compares."""
+    query = select(ScimIdentity).where(
+        ScimIdentity.account_id == account.id,
+        func.lower(ScimIdentity.user_name) == func.lower(user_name),
+    )
+    return db.session.scalar(query)
+
+
+def find_active_by_email(*, email: str) -> User | None:
+    """The teammate who holds this login email anywhere in Heap, if anyone does."""
+    query = select(User).where(
+        func.lower(User.email) == func.lower(email.strip()), User.deactivated_at.is_(None)
+    )
+    return db.session.scalar(query)
+
+
+def holder_in_account(
+    *, account: Account, email: str, except_user: User | None = None, field: str
+) -> User | None:
+    """The other active teammate of this account holding ``email``, or None if it is free.
+
+    A holder in another organization is always a refusal, worded the same for every door; a
+    holder in this account is returned so that each caller can tell its own reader what to do.
+    """
+    holder = find_active_by_email(email=email)
+    if holder is None or holder is except_user:
+        return None
+    if holder.account_id != account.id:
+        raise EmailInOtherAccount(
+            f"{email} already has a Heap account in another organization. That person must "
+            "delete that account (or ask its Admin to remove them) before they can be "
+            "provisioned here.",
+            field=field,
+        )
+    return holder
+
+
+def create_user(*, account: Account, email: str, role: Role, user_name: str) -> User:
+    user = User(account_id=account.id, email=email, role=role)
+    user.scim_identity = ScimIdentity(account_id=account.id, user_name=user_name)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def deactivate(user: User) -> int:
+    """Access, role and seat gone, the row kept as a tombstone; how many teams the user left."""
+    user.deactivated_at = utcnow()
+    user.role = None
+    return execute_counting(sql_delete(TeamMembership).where(TeamMembership.user_id == user.id))
+
+
+def reactivate(user: User, role: Role) -> None:
+    user.deactivated_at = None
+    user.role = role
+
+
+def default_role(account: Account) -> Role:
+    """The role for a teammate nobody named one for: the SCIM default while SCIM is enabled.
+
+    Admins see and change the SCIM default role only while SCIM is enabled; after disabling it
+    lingers unseen, so an in-app invite then falls back to Analyst instead of to a hidden choice.
+    """
+    if account.scim_enabled and account.scim_default_role is not None:
+        return account.scim_default_role
+    role = db.session.scalar(
+        select(Role).where(
+            Role.account_id == account.id, Role.is_builtin, Role.name == FALLBACK_ROLE
+        )
+    )
+    if role is None:
+        raise Invalid("Choose a role for the new teammate.", field="roleId")
+    return role
+
+
+def clean_name(value: str, field_name: str) -> str:
+    value = value.strip()
+    if len(value) > MAX_NAME:
+        raise Invalid(f"{field_name} is longer than {MAX_NAME} characters.", field=field_name)
+    return value
+
+
+def record(
+    account: Account,
+    actor: Actor,
+    action: str,
+    user: User,
+    *,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    """A user event, targeted by SCIM id and email: what the front end searches the log by."""
+    audit.record(
+        account_id=account.id,
+        actor=actor,
+        action=action,
+        target_kind="user",
+        target_id=user.scim_identity.id,
+        target_label=user.email,
+        details=details,
+        reason=reason,
+    )

@@ -1,0 +1,345 @@
+"""The identity provider's changes to teammates: provision, update, deactivate, delete.
+
+The doors reach these through ``services.users``, which re-exports them, so a teammate has one
+service module whoever changes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final
+
+from heap import policy
+from heap.actors import Actor
+from heap.errors import AlreadyExists, Invalid, NotFound
+from heap.extensions import db
+from heap.models import Account, Role, ScimIdentity, User
+from heap.services import lifecycle, roles
+from heap.transaction import Attempt, unit_of_work
+
+MAX_EXTERNAL_ID = 255
+MAX_SCIM_ID = 36
+
+_DEACTIVATED = (
+    "Deactivated by the identity provider: sign-in, role, team memberships and seat removed; "
+    "the SCIM identity is kept."
+)
+_DELETED = "Deleted by the identity provider, with its SCIM identity."
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+
+
+@dataclass(frozen=True)
+class EmailAddress:
+    value: str
+    type: str | None = None
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class IdpProfile:
+    """A user as the identity provider describes it, already off the wire.
+
+    ``heap_role`` is ``UNSET`` when the request did not speak about the role (a PATCH of other
+    attributes), ``None`` when it was absent or empty in a full replace, else the value as sent.
+    """
+
+    user_name: str
+    emails: Sequence[EmailAddress] = ()
+    given_name: str = ""
+    family_name: str = ""
+    display_name: str | None = None
+    external_id: str | None = None
+    active: bool = True
+    heap_role: str | _Unset | None = UNSET
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def email_for(profile: IdpProfile) -> str:
+    """The Heap login email: ``userName`` when it is one, else the primary, work or any address.
+
+    Okta with "Application username format: Email" sends the email as ``userName``; Entra often
+    sends a UPN or object id there and the address in ``emails``.
+    """
+    if lifecycle.is_email(profile.user_name):
+        return profile.user_name
+    # Primary first, then work; then any address, as a client that types its only email "home"
+    # or "other" still names the person (generic SCIM clients do; Okta and Entra mark primary).
+    candidates = [
+        *(e for e in profile.emails if e.primary),
+        *(e for e in profile.emails if (e.type or "").lower() == "work"),
+        *profile.emails,
+    ]
+    for address in candidates:
+        if lifecycle.is_email(address.value):
+            return address.value
+    raise Invalid(
+        f"userName {profile.user_name!r} is not an email address and no email was sent. Heap "
+        "signs people in by email: in Okta, set the Heap app's Application username format to "
+        "Email (Sign On tab), or send a primary email.",
+        field="userName",
+    )
+
+
+def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
+    # An id no identity could have (too long, NUL) is simply unknown; PostgreSQL would refuse
+    # to even compare a NUL-bearing string.
+    plausible = len(scim_id) <= MAX_SCIM_ID and "\x00" not in scim_id
+    identity = db.session.get(ScimIdentity, scim_id) if plausible else None
+    if identity is None or identity.account_id != account.id:
+        raise NotFound(f"No user with id {scim_id!r}.", field="id")
+    return identity
+
+
+def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIdentity:
+    """Create a user, or restore this account's deactivated user with that ``userName``.
+
+    Restoring keeps the SCIM ``id``, so a re-POST after a deactivation (Okta's reassign flow)
+    never trips over Heap's own tombstone.
+    """
+    attempt = Attempt(account.id, actor, "user.provision", "user", target_label=_label(profile))
+    with unit_of_work(attempt):
+        policy.ensure_may_add_or_remove_teammates(account, actor)
+        email = email_for(profile)
+        identity = lifecycle.find_identity(account=account, user_name=profile.user_name)
+        if identity is not None and identity.user.is_active:
+            raise AlreadyExists(
+                f"{profile.user_name} is already a user of this Heap account (id {identity.id}). "
+                "Okta links to existing users found by userName; re-run the import to link it.",
+                field="userName",
+            )
+        _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
+        role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
+        role = _idp_role(account, role_value)
+        if identity is None:
+            user = lifecycle.create_user(
+                account=account, email=email, role=role, user_name=profile.user_name
+            )
+            identity = user.scim_identity
+            action = "user.provision"
+        else:
+            user = identity.user
+            lifecycle.reactivate(user, role)
+            action = "user.restore"
+        identity.idp_role = role_value
+        _apply_profile(identity, profile, email)
+        lifecycle.record(account, actor, action, user, details={"role": role.name})
+    return identity
+
+
+def update(*, account: Account, actor: Actor, scim_id: str, profile: IdpProfile) -> ScimIdentity:
+    """Apply a full replace (PUT)."""
+    return modify(account=account, actor=actor, scim_id=scim_id, edit=lambda _: profile)
+
+
+def modify(
+    *,
+    account: Account,
+    actor: Actor,
+    scim_id: str,
+    edit: Callable[[ScimIdentity], IdpProfile],
+) -> ScimIdentity:
+    """Apply ``edit(current identity)`` as a full replace, read and write in one transaction.
+
+    A PATCH is applied to the user's current document by ``edit``; anything ``edit`` raises
+    rolls the whole request back, so operations are atomic.
+    """
+    with unit_of_work(Attempt(account.id, actor, "user.update", "user", scim_id)):
+        policy.ensure_may_add_or_remove_teammates(account, actor)
+        identity = get_identity(account=account, scim_id=scim_id)
+        profile = edit(identity)
+        user = identity.user
+        email = email_for(profile)
+        changes = _apply_identity_changes(account, identity, profile, email)
+        role_value = (
+            identity.idp_role
+            if profile.heap_role is UNSET
+            else _clean_role_value(profile.heap_role)
+        )
+        if profile.active and not user.is_active:
+            _ensure_email_free(account=account, email=email, except_user=user)
+            role = _idp_role(account, role_value)
+            lifecycle.reactivate(user, role)
+            identity.idp_role = role_value
+            lifecycle.record(account, actor, "user.reactivate", user, details={"role": role.name})
+        elif not profile.active and user.is_active:
+            _deactivate(account, actor, user)
+        if profile.heap_role is not UNSET and role_value != identity.idp_role:
+            # The IdP's value changed since it last spoke: it wins over any change made in Heap.
+            role = _idp_role(account, role_value)
+            identity.idp_role = role_value
+            if user.role is not None and user.role.id != role.id:
+                changes["role"] = {"from": user.role.name, "to": role.name}
+                user.role = role
+        if changes:
+            lifecycle.record(account, actor, "user.update", user, details=changes)
+    return identity
+
+
+def deactivate(*, account: Account, actor: Actor, scim_id: str) -> ScimIdentity:
+    """Remove from Heap (access, teams, seat) but keep the SCIM identity readable."""
+    with unit_of_work(Attempt(account.id, actor, "user.deactivate", "user", scim_id)):
+        policy.ensure_may_add_or_remove_teammates(account, actor)
+        identity = get_identity(account=account, scim_id=scim_id)
+        if identity.user.is_active:
+            _deactivate(account, actor, identity.user)
+    return identity
+
+
+def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
+    """Remove the user and the SCIM identity for good (Entra's DELETE)."""
+    with unit_of_work(Attempt(account.id, actor, "user.delete", "user", scim_id)):
+        policy.ensure_may_add_or_remove_teammates(account, actor)
+        identity = get_identity(account=account, scim_id=scim_id)
+        lifecycle.record(account, actor, "user.delete", identity.user, reason=_DELETED)
+        db.session.delete(identity.user)
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def _label(profile: IdpProfile) -> str:
+    """How a refused provisioning is labelled in the log: by email when one was sent.
+
+    Admins ask "why is ada@example.com not in Heap?"; Entra's userName may be a UPN or object id.
+    """
+    try:
+        return email_for(profile)
+    except Invalid:
+        return profile.user_name
+
+
+def _deactivate(account: Account, actor: Actor, user: User) -> None:
+    teams_left = lifecycle.deactivate(user)
+    lifecycle.record(
+        account,
+        actor,
+        "user.deactivate",
+        user,
+        details={"teams_left": teams_left},
+        reason=_DEACTIVATED,
+    )
+
+
+def _ensure_email_free(
+    *,
+    account: Account,
+    email: str,
+    except_user: User | None = None,
+    sent_user_name: str | None = None,
+) -> None:
+    holder = lifecycle.holder_in_account(
+        account=account, email=email, except_user=except_user, field="userName"
+    )
+    if holder is None:
+        return
+    held_as = f"userName {holder.scim_identity.user_name!r} (id {holder.scim_identity.id})"
+    if sent_user_name is None:
+        raise AlreadyExists(
+            f"{email} already belongs to another user of this Heap account, {held_as}.",
+            field="userName",
+        )
+    if lifecycle.find_identity(account=account, user_name=sent_user_name) is not None:
+        # A parallel POST of the same userName committed since this one looked it up: a retry
+        # finds and links it, so there is nothing to change in the identity provider.
+        raise AlreadyExists(
+            f"{email} is already a teammate in this Heap account.", field="userName"
+        )
+    # Entra ID sends a UPN or object id as userName: its lookup by userName misses the teammate
+    # Heap already has under the email, and it POSTs a second one.
+    raise AlreadyExists(
+        f"{email} is already a user of this Heap account under {held_as}, but your identity "
+        f"provider sent userName {sent_user_name!r}. Heap matches users by userName: send "
+        f"{holder.scim_identity.user_name!r} as this person's userName (in Okta, set the "
+        "Application username format to Email; in Entra ID, map userName to the mail "
+        "attribute), then retry.",
+        field="userName",
+    )
+
+
+def _apply_identity_changes(
+    account: Account, identity: ScimIdentity, profile: IdpProfile, email: str
+) -> dict[str, Any]:
+    """Profile, ``userName`` and email changes; returns what changed, for the audit log."""
+    user = identity.user
+    changes: dict[str, Any] = {}
+    if profile.user_name != identity.user_name:
+        other = lifecycle.find_identity(account=account, user_name=profile.user_name)
+        if other is not None and other.id != identity.id:
+            raise AlreadyExists(
+                f"Another user of this account already has userName {profile.user_name!r}.",
+                field="userName",
+            )
+        changes["userName"] = {"from": identity.user_name, "to": profile.user_name}
+    if email != user.email:
+        # Whether the address is taken is the database's lower(), not Python's: they differ
+        # beyond ASCII, and the unique index is what a wrong guess would run into.
+        if user.is_active:
+            _ensure_email_free(account=account, email=email, except_user=user)
+        changes["email"] = {"from": user.email, "to": email}
+    for attribute in ("given_name", "family_name", "display_name"):
+        if getattr(profile, attribute) != getattr(user, attribute):
+            changes[attribute] = True
+    _apply_profile(identity, profile, email)
+    return changes
+
+
+def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> None:
+    user = identity.user
+    identity.user_name = _clean_user_name(profile.user_name)
+    identity.external_id = _clean_external_id(profile.external_id)
+    identity.idp_managed = True
+    identity.extra = dict(profile.extra)
+    user.email = email
+    user.given_name = lifecycle.clean_name(profile.given_name, "name.givenName")
+    user.family_name = lifecycle.clean_name(profile.family_name, "name.familyName")
+    user.display_name = (
+        lifecycle.clean_name(profile.display_name, "displayName") if profile.display_name else None
+    )
+
+
+def _clean_role_value(value: str | None) -> str | None:
+    # Okta sends "" once the admin clears the attribute; that means "back to the default role".
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _idp_role(account: Account, value: str | None) -> Role:
+    if value is None:
+        return lifecycle.default_role(account)
+    role = roles.get_by_name(account=account, name=value)
+    if role is None:
+        raise Invalid(
+            f"Heap Role {value!r} does not match a role in this Heap account. "
+            f"{roles.valid_roles_sentence(account=account)} Set the Heap Role attribute in your "
+            "identity provider to one of these names exactly, or leave it empty for the default.",
+            field="heapRole",
+        )
+    return role
+
+
+def _clean_external_id(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_EXTERNAL_ID:
+        raise Invalid(
+            f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"
+        )
+    return value
+
+
+def _clean_user_name(value: str) -> str:
+    if not value.strip():
+        raise Invalid("userName is required.", field="userName")
+    if len(value) > lifecycle.MAX_EMAIL:
+        raise Invalid(
+            f"userName is longer than {lifecycle.MAX_EMAIL} characters.", field="userName"
+        )
+    return value
