@@ -114,7 +114,6 @@ class Account(Base):
 
 class Role(Base):
     __tablename__ = "roles"
-    __table_args__ = (Index("uq_roles_account_id_name", "account_id", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -304,6 +303,16 @@ Index(
     ScimIdentity.account_id,
     func.lower(ScimIdentity.user_name),
     unique=True,
+)
+# Role names are unique ignoring case, so a custom "admin" can never sit beside Admin; the Heap
+# Role attribute still has to name a role exactly.
+Index("uq_roles_account_id_name", Role.account_id, func.lower(Role.name), unique=True)
+# "Why is this user not in Heap?": the activity log is searched by target id or label.
+Index("ix_audit_events_account_id_target_id", AuditEvent.account_id, AuditEvent.target_id)
+Index(
+    "ix_audit_events_account_id_target_label",
+    AuditEvent.account_id,
+    func.lower(AuditEvent.target_label),
 )
 # Team names compare case-insensitively: one key serves the unique rule and Okta's
 # ``displayName eq`` lookup, so "Link Group" finds the team that creation would collide with.

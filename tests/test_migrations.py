@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import check, downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -54,10 +54,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+# The models' unique lower(...) indexes: case-insensitive emails, userNames, team and role names.
 EXPRESSION_INDEXES = {
-    "uq_users_email_active",
-    "uq_scim_identities_account_id_user_name",
-    "uq_teams_account_id_name",
+    index.name
+    for table in db.metadata.tables.values()
+    for index in table.indexes
+    if index.unique and any(not isinstance(e, Column) for e in index.expressions)
 }
 
 

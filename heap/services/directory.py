@@ -219,12 +219,14 @@ def list_events(
     """
     limit = page_size(first)
     conditions: list[ColumnElement[bool]] = [AuditEvent.account_id == account.id]
-    term = (target or "").strip().lower()
+    term = (target or "").strip()
     if term:
+        # Ids are matched as stored (ours are lowercase UUIDs and numbers), labels ignoring case:
+        # both sides of the OR then use an index on (account_id, ...).
         conditions.append(
             or_(
-                func.lower(AuditEvent.target_id) == term,
-                func.lower(AuditEvent.target_label) == term,
+                AuditEvent.target_id == term.lower(),
+                func.lower(AuditEvent.target_label) == func.lower(term),
             )
         )
     if outcome is not None:

@@ -59,9 +59,6 @@ def upgrade():
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_roles_account_id_accounts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roles'))
     )
-    with op.batch_alter_table('roles', schema=None) as batch_op:
-        batch_op.create_index('uq_roles_account_id_name', ['account_id', 'name'], unique=True)
-
     op.create_table('scim_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -154,6 +151,16 @@ def upgrade():
     op.create_index(
         'uq_teams_account_id_name', 'teams', ['account_id', sa.text('lower(name)')], unique=True,
     )
+    op.create_index(
+        'uq_roles_account_id_name', 'roles', ['account_id', sa.text('lower(name)')], unique=True,
+    )
+    op.create_index(
+        'ix_audit_events_account_id_target_id', 'audit_events', ['account_id', 'target_id'],
+    )
+    op.create_index(
+        'ix_audit_events_account_id_target_label', 'audit_events',
+        ['account_id', sa.text('lower(target_label)')],
+    )
     # accounts and roles point at each other: this key can only exist once both tables do.
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_foreign_key(
@@ -167,6 +174,9 @@ def downgrade():
         batch_op.drop_constraint(
             batch_op.f('fk_accounts_scim_default_role_id_roles'), type_='foreignkey'
         )
+    op.drop_index('ix_audit_events_account_id_target_label', table_name='audit_events')
+    op.drop_index('ix_audit_events_account_id_target_id', table_name='audit_events')
+    op.drop_index('uq_roles_account_id_name', table_name='roles')
     op.drop_index('uq_teams_account_id_name', table_name='teams')
     op.drop_index('uq_scim_identities_account_id_user_name', table_name='scim_identities')
     op.drop_index('uq_users_email_active', table_name='users')
@@ -188,9 +198,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_scim_tokens_account_id'))
 
     op.drop_table('scim_tokens')
-    with op.batch_alter_table('roles', schema=None) as batch_op:
-        batch_op.drop_index('uq_roles_account_id_name')
-
     op.drop_table('roles')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_account_id_id')

@@ -153,7 +153,7 @@ def test_activity_answers_why_a_user_is_not_in_heap(client: FlaskClient) -> None
         account=account,
         action="user.deactivate",
         target_kind="user",
-        target_id="1F0C-SCIM-ID",
+        target_id="1f0c-scim-id",
         target_label="ada@example.com",
         **okta,
     )
@@ -179,7 +179,7 @@ def test_activity_answers_why_a_user_is_not_in_heap(client: FlaskClient) -> None
     }
     # Matched whole: "ada" is not Adam, and an id matches whatever its case.
     assert activity(target="ada")["totalCount"] == 0
-    assert [n["action"] for n in activity(target="1f0c-scim-id")["nodes"]] == ["user.deactivate"]
+    assert [n["action"] for n in activity(target="1F0C-SCIM-ID")["nodes"]] == ["user.deactivate"]
     assert activity(target="ada@example.com", outcome="REFUSED")["totalCount"] == 1
     assert activity(outcome="APPLIED")["totalCount"] == 2
 
