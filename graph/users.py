@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info, field, from_model, mutation
-from graph.errors import PublicError, UserError, reasons
+from graph.errors import PublicError, UserError
 from graph.mutations import mutate
 from graph.pagination import (
     Connection,
@@ -104,11 +104,10 @@ class User(Node):
 def _cannot_remove(info: Info, member: models.User) -> list[ErrorCode]:
     """The refusals heap.policy would give ``users.remove`` for this user, without trying it."""
     s = require_viewer(info)
-    checks = [lambda: policy.ensure_may_add_or_remove_teammates(s.account, s.actor)]
-    if member.is_admin:
-        admins = info.context.active_admins
-        checks.append(lambda: policy.ensure_not_last_admin(s.actor, active_admins=admins()))
-    return reasons(*checks)
+    refusals = policy.removal_refusals(
+        s.account, s.actor, member, active_admins=info.context.active_admins
+    )
+    return [refusal.code for refusal in refusals]
 
 
 def user_nodes(members: Sequence[models.User]) -> list[User]:

@@ -6,9 +6,12 @@ cannot disagree. Each function returns nothing and raises a ``HeapError`` naming
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from heap.actors import Actor, IdentityProvider, Member
 from heap.errors import (
     Forbidden,
+    HeapError,
     LastAdmin,
     PlanRequired,
     RoleBuiltIn,
@@ -85,6 +88,35 @@ def ensure_may_change_role(
     ensure_admin(actor)
     if user.is_admin and not role.is_admin:
         ensure_not_last_admin(actor, active_admins=active_admins)
+
+
+def removal_refusals(
+    account: Account, actor: Actor, user: User, *, active_admins: Callable[[], int]
+) -> list[HeapError]:
+    """Every rule refusing ``actor`` removing ``user`` from Heap, in order.
+
+    The front end shows them all before the click; ``ensure_may_remove_teammate`` raises the
+    first. ``active_admins`` is asked only when the answer matters (the user is an Admin).
+    """
+    refusals: list[HeapError] = []
+    try:
+        ensure_may_add_or_remove_teammates(account, actor)
+    except HeapError as error:
+        refusals.append(error)
+    if user.is_admin:
+        try:
+            ensure_not_last_admin(actor, active_admins=active_admins())
+        except HeapError as error:
+            refusals.append(error)
+    return refusals
+
+
+def ensure_may_remove_teammate(
+    account: Account, actor: Actor, user: User, *, active_admins: Callable[[], int]
+) -> None:
+    refusals = removal_refusals(account, actor, user, active_admins=active_admins)
+    if refusals:
+        raise refusals[0]
 
 
 def ensure_not_last_admin(actor: Actor, *, active_admins: int) -> None:

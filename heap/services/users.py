@@ -140,10 +140,10 @@ def invite(
 def remove(*, account: Account, actor: Actor, user_id: int) -> None:
     """Delete a teammate from Heap; refused in SCIM mode and for the last Admin."""
     with unit_of_work(Attempt(account.id, actor, "user.remove", "user", str(user_id))):
-        policy.ensure_may_add_or_remove_teammates(account, actor)
         user = get(account=account, user_id=user_id)
-        if user.is_admin:
-            policy.ensure_not_last_admin(actor, active_admins=count_active_admins(account=account))
+        policy.ensure_may_remove_teammate(
+            account, actor, user, active_admins=lambda: count_active_admins(account=account)
+        )
         lifecycle.record(account, actor, "user.remove", user, reason=_REMOVED)
         db.session.delete(user)
 

@@ -105,6 +105,18 @@ def _change_role(world: World) -> None:
     )
 
 
+def _admin_target() -> User:
+    admin = Role(id=1, account_id=1, name="Admin", is_builtin=True, is_admin=True)
+    return User(id=21, account_id=1, email="boss@acme.example", role=admin)
+
+
+def _remove_teammate(world: World) -> None:
+    """Remove an active Admin (the last one, with ``last``)."""
+    policy.ensure_may_remove_teammate(
+        world.account, world.actor, _admin_target(), active_admins=lambda: world.active_admins
+    )
+
+
 def _edit_team(world: World) -> None:
     team = Team(id=3, account_id=1, name="Data", scim_managed="linked" in world.flags)
     policy.ensure_may_edit_team(world.account, team, world.actor)
@@ -129,6 +141,7 @@ RULES: dict[str, Callable[[World], None]] = {
     "not_last_admin": lambda w: policy.ensure_not_last_admin(
         w.actor, active_admins=w.active_admins
     ),
+    "remove_teammate": _remove_teammate,
     "edit_team": _edit_team,
     "create_team": lambda w: policy.ensure_may_create_team(w.account, w.actor),
     "manage_roles": lambda w: policy.ensure_may_manage_roles(w.actor),
@@ -194,6 +207,16 @@ TABLE: list[tuple[str, str, str, type[HeapError] | None]] = [
     ("change_role", IDP, "free scim", PlanRequired),
     ("change_role", OPERATOR, "", OK),
     ("change_role", OPERATOR, "scim last", LastAdmin),
+    ("remove_teammate", ADMIN, "", OK),
+    ("remove_teammate", ADMIN, "last", LastAdmin),
+    ("remove_teammate", ADMIN, "scim", ScimManaged),
+    ("remove_teammate", ADMIN, "scim last", ScimManaged),
+    ("remove_teammate", MEMBER, "", Forbidden),
+    ("remove_teammate", EX_ADMIN, "", Forbidden),
+    ("remove_teammate", IDP, "scim last", OK),
+    ("remove_teammate", IDP, "last", ScimNotEnabled),
+    ("remove_teammate", OPERATOR, "", OK),
+    ("remove_teammate", OPERATOR, "last", LastAdmin),
     ("not_last_admin", ADMIN, "", OK),
     ("not_last_admin", ADMIN, "last", LastAdmin),
     ("not_last_admin", ADMIN, "scim last", LastAdmin),
@@ -276,3 +299,24 @@ def test_table_covers_every_rule_and_actor() -> None:
         # ensure_idp_may_act takes no actor: it is the account's side of the IdP's rules.
         wanted = {IDP} if rule == "idp_may_act" else every_actor
         assert {actor for r, actor, _, _ in TABLE if r == rule} >= wanted, rule
+
+
+def test_removal_refusals_lists_every_rule_and_asks_for_admins_only_when_it_matters() -> None:
+    world = _world(ADMIN, "scim last")
+    counted: list[int] = []
+
+    def admins() -> int:
+        counted.append(1)
+        return world.active_admins
+
+    refusals = policy.removal_refusals(
+        world.account, world.actor, _admin_target(), active_admins=admins
+    )
+    assert [type(r) for r in refusals] == [ScimManaged, LastAdmin]
+    assert counted == [1]
+
+    analyst = Role(id=3, account_id=1, name="Analyst", is_builtin=True, is_admin=False)
+    teammate = User(id=22, account_id=1, email="t@acme.example", role=analyst)
+    refusals = policy.removal_refusals(world.account, world.actor, teammate, active_admins=admins)
+    assert [type(r) for r in refusals] == [ScimManaged]
+    assert counted == [1]
