@@ -75,10 +75,20 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """Foreign keys on, and WAL with a busy timeout so concurrent writers wait, not fail."""
+    """Foreign keys on, and WAL with a busy timeout so concurrent writers wait, not fail.
+
+    SQLite's own lower() folds ASCII only, so "Élise@x.com" and "élise@x.com" would be two
+    addresses to its unique indexes and one to PostgreSQL's. Replacing it with Unicode lowering
+    (deterministic, so indexes may use it) gives both databases the same case-insensitivity.
+    """
     if isinstance(connection, sqlite3.Connection):
+        connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -112,19 +112,18 @@ def test_rename(app: Flask) -> None:
     assert event.details == {"from": "Data", "to": "data"}
 
 
-def test_a_rename_is_checked_with_the_database_lower_not_pythons(app: Flask, backend: str) -> None:
-    """To Python "Équipe" -> "équipe" is a case change; to SQLite's lower() (ASCII only), and so
-    to the unique index, it is a new name, which another team may hold."""
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL's lower() folds É as Python does; both names cannot coexist")
+def test_team_names_compare_ignoring_non_ascii_case_on_every_database(app: Flask) -> None:
+    """SQLite's own lower() folds ASCII only; the app's lower() folds "É" as PostgreSQL does, so
+    "équipe" is the same name as "Équipe" on both databases."""
     account = cast(Account, AccountFactory.create())
     team = cast(Team, TeamFactory.create(account=account, name="Équipe"))
-    TeamFactory.create(account=account, name="équipe")
     with pytest.raises(AlreadyExists) as raised:
-        teams.rename(account=account, actor=OPERATOR, team_id=team.id, name="équipe")
-    # Named by the check, not a unique-index race's bare "retry".
+        teams.create(account=account, actor=OPERATOR, name="ÉQUIPE")
     assert raised.value.field == "name"
-    assert reload(Team, team.id).name == "Équipe"
+    assert teams.find_by_name(account=account, name="équipe") == team
+    # A change of case is a rename of the same team, not a collision with itself.
+    teams.rename(account=account, actor=OPERATOR, team_id=team.id, name="équipe")
+    assert reload(Team, team.id).name == "équipe"
 
 
 def test_delete_keeps_the_users(app: Flask) -> None:
