@@ -22,10 +22,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    case,
     func,
+    select,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
 
 from heap.extensions import Base
 
@@ -161,9 +165,17 @@ class User(Base):
         back_populates="user", uselist=False, cascade="all, delete-orphan", passive_deletes=True
     )
 
-    @property
+    @hybrid_property
     def is_active(self) -> bool:
+        """Holds an account in Heap: not a deactivated tombstone. ``User.is_active`` in a query."""
         return self.deactivated_at is None
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls) -> ColumnElement[bool]:
+        # IS NULL (and, negated, IS NOT NULL) as written: the partial unique index on emails
+        # and the planner both see the plain column test.
+        return cls.deactivated_at.is_(None)
 
     @property
     def is_admin(self) -> bool:
@@ -205,6 +217,35 @@ class ScimIdentity(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="scim_identity")
+
+    @hybrid_property
+    def last_modified(self) -> datetime:
+        """SCIM ``meta.lastModified``: a User resource is the identity and its user, so it changed
+        when either row did (a Heap role change touches only the user)."""
+        return max(self.updated_at, self.user.updated_at)
+
+    @last_modified.inplace.expression
+    @classmethod
+    def _last_modified_expression(cls) -> ColumnElement[datetime]:
+        # A correlated scalar subquery, so the expression stands alone: it needs no join to
+        # users in the enclosing query and stays right when there is one (correlate_except keeps
+        # the subquery's own users row instead of borrowing the outer one). CASE, because
+        # PostgreSQL's greatest() and SQLite's two-argument max() are not the same function.
+        # The lookup is by users' primary key, one row per identity.
+        later = case((User.updated_at > cls.updated_at, User.updated_at), else_=cls.updated_at)
+        return select(later).where(User.id == cls.user_id).correlate_except(User).scalar_subquery()
+
+    @property
+    def heap_role_name(self) -> str | None:
+        """The Heap role this user shows the IdP (SCIM ``heapRole``).
+
+        A tombstone holds no role: it shows the value the IdP last sent, ``idp_role``, which is
+        the one a reactivation that does not name a role restores (``provisioning.modify``). None
+        means the account's default role, and no ``heapRole`` is shown. Showing anything else
+        would make Okta's read-modify-write PUT echo it back as the IdP's own word.
+        """
+        role = self.user.role
+        return role.name if role is not None else self.idp_role
 
     def __repr__(self) -> str:
         return f"<ScimIdentity {self.id} {self.user_name!r}>"

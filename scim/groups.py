@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import ColumnElement, exists, literal, select
+from sqlalchemy import literal
 
-from heap.models import ScimIdentity, Team, TeamMembership
+from heap.models import ScimIdentity, Team
 from heap.services import teams
 from scim import bp
 from scim.constants import GROUP_URN
@@ -35,17 +35,6 @@ from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
 from scim.schemas import location, meta, request_json
 
-
-def _member_exists(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    # `members[value eq "..."]` is asked of the membership rows, by the member's SCIM id.
-    return exists(
-        select(literal(1))
-        .select_from(TeamMembership)
-        .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
-        .where(TeamMembership.team_id == Team.id, condition)
-    )
-
-
 _MEMBER_RESOLVE = mapping_resolver(
     {
         "value": Attribute(ScimIdentity.id.expression, case_exact=True),
@@ -61,7 +50,7 @@ _RESOLVE = mapping_resolver(
         # `displayName eq "Data  Team "` finds "Data Team" and links instead of creating a
         # duplicate that the unique index would refuse.
         "displayName": Attribute(Team.name.expression, normalise=teams.normalize_name),
-        "members": MultiValued(_MEMBER_RESOLVE, _member_exists),
+        "members": MultiValued(_MEMBER_RESOLVE, teams.has_member_where),
         "meta.created": Attribute(Team.created_at.expression, kind="datetime"),
         "meta.lastModified": Attribute(Team.updated_at.expression, kind="datetime"),
         "meta.resourceType": Attribute(literal("Group")),

@@ -348,16 +348,14 @@ def dump_user(
         resource[urn] = value
         if isinstance(value, Mapping):
             resource["schemas"].append(urn)
-    # A tombstone holds no role in Heap: it shows the role the IdP last sent, which is the one a
-    # reactivation restores (none sent: the default role, and no heapRole here).
-    role_name = user.role.name if user.role is not None else identity.idp_role
+    role_name = identity.heap_role_name
     if role_name:
         resource[HEAP_USER_URN] = {"heapRole": role_name}
         resource["schemas"].append(HEAP_USER_URN)
     resource["meta"] = meta(
         "User",
         created=identity.created_at,
-        last_modified=max(identity.updated_at, user.updated_at),
+        last_modified=identity.last_modified,
         path=f"Users/{identity.id}",
     )
     return resource

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import String, case, literal
+from sqlalchemy import String, literal
 
 from heap.models import Role, ScimIdentity, User
 from heap.services import users
@@ -55,15 +55,9 @@ _resolve = mapping_resolver(
         "name.familyName": Attribute(User.family_name.expression),
         "name.formatted": Attribute(User.given_name + " " + User.family_name),
         "emails": _EMAILS,
-        "active": Attribute(User.deactivated_at.is_(None), "boolean"),
+        "active": Attribute(User.is_active.expression, "boolean"),
         "meta.created": Attribute(ScimIdentity.created_at.expression, "datetime"),
-        "meta.lastModified": Attribute(
-            case(
-                (User.updated_at > ScimIdentity.updated_at, User.updated_at),
-                else_=ScimIdentity.updated_at,
-            ),
-            "datetime",
-        ),
+        "meta.lastModified": Attribute(ScimIdentity.last_modified.expression, "datetime"),
         "heapRole": _ROLE,
         f"{HEAP_USER_URN}:heapRole": _ROLE,
     },

@@ -94,9 +94,9 @@ def _user_conditions(account: Account, filters: UserFilter) -> list[ColumnElemen
         members = select(TeamMembership.user_id).where(TeamMembership.team_id == filters.team_id)
         conditions.append(User.id.in_(members))
     if filters.status is UserStatus.ACTIVE:
-        conditions.append(User.deactivated_at.is_(None))
+        conditions.append(User.is_active.expression)
     elif filters.status is UserStatus.DEACTIVATED:
-        conditions.append(User.deactivated_at.is_not(None))
+        conditions.append(~User.is_active)
     term = (filters.search or "").strip().lower()
     if term:
         # autoescape: a "%" or "_" typed into the search box matches itself, not everything.

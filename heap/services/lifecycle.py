@@ -43,9 +43,7 @@ def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
 
 def find_active_by_email(*, email: str) -> User | None:
     """The teammate who holds this login email anywhere in Heap, if anyone does."""
-    query = select(User).where(
-        func.lower(User.email) == func.lower(email.strip()), User.deactivated_at.is_(None)
-    )
+    query = select(User).where(func.lower(User.email) == func.lower(email.strip()), User.is_active)
     return db.session.scalar(query)
 
 

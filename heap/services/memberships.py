@@ -145,7 +145,7 @@ def _describe(
 
 def _active_refs_queries(account: Account, members: Members) -> list[Select[Any, int]]:
     """(ref as named, user id) of the active users of this account among ``members``."""
-    active = (User.account_id == account.id, User.deactivated_at.is_(None))
+    active = (User.account_id == account.id, User.is_active)
     queries: list[Select[Any, int]] = []
     for id_chunk in _chunks(sorted(members.user_ids)):
         queries.append(select(User.id, User.id).where(User.id.in_(id_chunk), *active))
@@ -159,7 +159,7 @@ def _active_refs_queries(account: Account, members: Members) -> list[Select[Any,
             .where(
                 ScimIdentity.id.in_(ref_chunk),
                 ScimIdentity.account_id == account.id,
-                User.deactivated_at.is_(None),
+                User.is_active,
             )
         )
     return queries

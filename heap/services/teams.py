@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, literal, select
 
 from heap import policy
 from heap.actors import Actor, IdentityProvider
@@ -84,6 +84,20 @@ def find_by_name(*, account: Account, name: str) -> Team | None:
 def name_matches(name: str) -> ColumnElement[bool]:
     """Case-insensitive match on the same expression as the unique index."""
     return func.lower(Team.name) == func.lower(normalize_name(name))
+
+
+def has_member_where(identity_matches: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A condition on ``Team``: some member's SCIM identity satisfies ``identity_matches``.
+
+    ``identity_matches`` is a condition on ``ScimIdentity`` columns (a door's member filter);
+    the members are found through the membership rows, so it is a correlated EXISTS per team.
+    """
+    return exists(
+        select(literal(1))
+        .select_from(TeamMembership)
+        .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
+        .where(TeamMembership.team_id == Team.id, identity_matches)
+    )
 
 
 def list_teams(*, account: Account) -> Sequence[Team]:

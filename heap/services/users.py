@@ -93,7 +93,7 @@ def count_active_admins(*, account: Account) -> int:
         select(func.count())
         .select_from(User)
         .join(Role, Role.id == User.role_id)
-        .where(User.account_id == account.id, User.deactivated_at.is_(None), Role.is_admin)
+        .where(User.account_id == account.id, User.is_active, Role.is_admin)
     )
     return db.session.scalar(query) or 0
 

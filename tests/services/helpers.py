@@ -25,7 +25,7 @@ def events(account: Account, action: str | None = None) -> list[AuditEvent]:
     return list(db.session.scalars(query.order_by(AuditEvent.id)))
 
 
-def reload(model: type[M], key: int) -> M:
+def reload(model: type[M], key: int | str) -> M:
     """The row read again from the database, as the next request would see it."""
     db.session.expire_all()
     found = db.session.get(model, key)
