@@ -18,7 +18,9 @@ from heap.errors import ErrorCode, HeapError
 
 log = logging.getLogger(__name__)
 
-ErrorCodeEnum = strawberry.enum(
+# Registers heap's enum with Strawberry in place (it returns the same class): fields annotated
+# ``ErrorCode`` publish it.
+strawberry.enum(
     ErrorCode,
     name="ErrorCode",
     description="Why Heap refused a change; the same codes as the SCIM API and the CLI.",

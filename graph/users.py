@@ -115,9 +115,6 @@ def user_nodes(members: Sequence[models.User]) -> list[User]:
     return [User(id=encode_id("User", member.id), model=member, batch=batch) for member in members]
 
 
-UserConnection = Connection[User]
-
-
 @strawberry.input(description="Narrow the user list; all conditions must hold.")
 class UserFilter:
     role_id: strawberry.ID | None = None

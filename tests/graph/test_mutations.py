@@ -47,6 +47,46 @@ def forbidden(client: FlaskClient, name: str, input: dict[str, Any], as_: User) 
     assert body["data"] == {name: None}
 
 
+# ---- Admins only -------------------------------------------------------------------------------
+
+# Every mutation, with input that would be refused in ``userErrors`` if the admin check came
+# later: ids that decode to nothing, ``confirm: false``, blank names, a malformed email.
+GARBAGE = "zzz"
+NON_ADMIN_ATTEMPTS: dict[str, dict[str, Any]] = {
+    "enableScim": {"defaultRoleId": GARBAGE},
+    "disableScim": {"confirm": False},
+    "setScimDefaultRole": {"roleId": GARBAGE},
+    "rotateScimToken": {"confirm": False},
+    "revokeScimToken": {"tokenId": GARBAGE},
+    "inviteUser": {"email": "not an email", "roleId": GARBAGE},
+    "removeUser": {"userId": GARBAGE},
+    "updateUserRole": {"userId": GARBAGE, "roleId": GARBAGE},
+    "createTeam": {"name": "", "userIds": [GARBAGE]},
+    "renameTeam": {"teamId": GARBAGE, "name": ""},
+    "deleteTeam": {"teamId": GARBAGE},
+    "addTeamMembers": {"teamId": GARBAGE, "userIds": [GARBAGE]},
+    "removeTeamMembers": {"teamId": GARBAGE, "userIds": [GARBAGE]},
+    "createRole": {"name": ""},
+    "renameRole": {"roleId": GARBAGE, "name": ""},
+    "deleteRole": {"roleId": GARBAGE},
+}
+
+
+def test_the_admin_table_covers_every_mutation(client: FlaskClient) -> None:
+    query = "{ __schema { mutationType { fields { name } } } }"
+    data = gql(client, query, as_=make_user())
+    names = {f["name"] for f in data["__schema"]["mutationType"]["fields"]}
+    assert names == set(NON_ADMIN_ATTEMPTS)
+
+
+@pytest.mark.parametrize(("name", "input"), NON_ADMIN_ATTEMPTS.items(), ids=NON_ADMIN_ATTEMPTS)
+def test_an_analyst_is_forbidden_before_any_input_is_read(
+    client: FlaskClient, name: str, input: dict[str, Any]
+) -> None:
+    """SPEC §5: the admin check comes first, so a non-Admin learns nothing about their input."""
+    forbidden(client, name, input, make_user())
+
+
 # ---- SCIM settings -----------------------------------------------------------------------------
 
 
