@@ -57,10 +57,14 @@ def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
 def create_account(name: str, plan_name: str, sso: bool, admin_email: str | None) -> None:
     """Create an account with the built-in roles; prints its id."""
     plan = accounts.parse_plan(plan_name)
-    account = accounts.create(actor=OPERATOR, name=name, plan=plan, sso_configured=sso)
-    if admin_email:
-        admin = roles.get_by_ref(account=account, ref="Admin")
-        users.invite(account=account, actor=OPERATOR, email=admin_email, role_id=admin.id)
+    # One transaction: a refused Admin email leaves no account behind.
+    account = accounts.create(
+        actor=OPERATOR,
+        name=name,
+        plan=plan,
+        sso_configured=sso,
+        admin_email=admin_email or None,
+    )
     click.echo(account.id)
 
 

@@ -206,6 +206,9 @@ class ScimIdentity(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     user_name: Mapped[str] = mapped_column(String(320))
     external_id: Mapped[str | None] = mapped_column(String(255))
+    # The primary (else work) address the IdP sent, which may differ from the Heap login email
+    # (Entra's email-shaped UPN as userName): an ``emails`` filter matches either.
+    email: Mapped[str | None] = mapped_column(String(320))
     # True once the IdP created or linked this user: from then on Heap shows it as SCIM-managed.
     idp_managed: Mapped[bool] = mapped_column(Boolean, default=False)
     # The last Heap Role value the IdP sent; the role changes only when this value changes.
@@ -344,6 +347,12 @@ Index(
     ScimIdentity.account_id,
     func.lower(ScimIdentity.user_name),
     unique=True,
+)
+# ``emails.value eq``: the address the IdP sent, found case-insensitively.
+Index(
+    "ix_scim_identities_account_id_email",
+    ScimIdentity.account_id,
+    func.lower(ScimIdentity.email),
 )
 # Role names are unique ignoring case, so a custom "admin" can never sit beside Admin; the Heap
 # Role attribute still has to name a role exactly.

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from heap.actors import Actor
 from heap.errors import AlreadyExists, HeapError
 from heap.extensions import db
-from heap.models import AuditEvent, AuditOutcome
+from heap.models import Account, AuditEvent, AuditOutcome
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,24 @@ def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def lock_account(account: Account) -> None:
+    """Serialize this transaction with every other one that locks the same account.
+
+    Call it as the first statement inside ``unit_of_work``, before any check that reads what a
+    concurrent call could change (the last Admin, whether SCIM is on, the active tokens): a no-op
+    UPDATE takes the account row's lock on PostgreSQL and SQLite's write lock, so a second caller
+    waits for the first to commit (on SQLite up to its busy_timeout) and then decides on fresh
+    data. The account is reloaded once the lock is held, as the caller's copy may be stale.
+    """
+    db.session.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(id=Account.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(account)
 
 
 def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:

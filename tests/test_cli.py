@@ -130,6 +130,8 @@ def test_demo_repairs_a_downgraded_account(app: Flask) -> None:
         ("accounts", "set-plan", "Globex", "platinum"),
         ("accounts", "create", "Globex", "--plan", "premier"),
         ("accounts", "create", "Other", "--plan", "gold"),
+        # A refused first Admin leaves no account behind.
+        ("accounts", "create", "Foo", "--plan", "premier", "--sso", "--admin", "not-an-email"),
         ("scim", "enable", "Nope", "--default-role", "Analyst"),
         ("scim", "enable", "Globex", "--default-role", "Owner"),
         ("scim", "enable", "Freebie", "--default-role", "Analyst"),

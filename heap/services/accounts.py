@@ -8,8 +8,9 @@ from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
-from heap.models import Account, Plan
-from heap.services import audit, roles
+from heap.models import ADMIN_ROLE, Account, Plan
+from heap.services import audit, lifecycle, roles
+from heap.text import refuse_nul
 from heap.transaction import Attempt, unit_of_work
 
 MAX_ACCOUNT_NAME = 255
@@ -44,9 +45,20 @@ def parse_plan(value: str) -> Plan:
         raise Invalid(f"Unknown plan {value!r}; choose one of {known}.", field="plan") from None
 
 
-def create(*, actor: Actor, name: str, plan: Plan, sso_configured: bool = False) -> Account:
-    """A new account with the built-in roles; operators only (sign-up lives elsewhere)."""
-    name = " ".join(name.split())
+def create(
+    *,
+    actor: Actor,
+    name: str,
+    plan: Plan,
+    sso_configured: bool = False,
+    admin_email: str | None = None,
+) -> Account:
+    """A new account with the built-in roles; operators only (sign-up lives elsewhere).
+
+    With ``admin_email``, its first Admin is invited in the same transaction: if that is refused
+    (not an address, a teammate of another organization), no account is left behind.
+    """
+    name = " ".join(refuse_nul(name, "name").split())
     if not name or len(name) > MAX_ACCOUNT_NAME:
         raise Invalid(
             f"An account needs a name of 1 to {MAX_ACCOUNT_NAME} characters.", field="name"
@@ -71,7 +83,19 @@ def create(*, actor: Actor, name: str, plan: Plan, sso_configured: bool = False)
             target_label=name,
             details={"plan": plan.value, "sso_configured": sso_configured},
         )
+        if admin_email is not None:
+            _add_first_admin(account=account, actor=actor, email=admin_email.strip())
     return account
+
+
+def _add_first_admin(*, account: Account, actor: Actor, email: str) -> None:
+    if not lifecycle.is_email(email):
+        raise Invalid(f"{email!r} is not an email address.", field="email")
+    # A new account has no teammates: the address can only be held in another organization.
+    lifecycle.holder_in_account(account=account, email=email, field="email")
+    admin = roles.get_by_ref(account=account, ref=ADMIN_ROLE)
+    user = lifecycle.create_user(account=account, email=email, role=admin, user_name=email)
+    lifecycle.record(account, actor, "user.invite", user, details={"role": admin.name})
 
 
 def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:

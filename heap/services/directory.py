@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from heap.extensions import db
@@ -27,6 +27,7 @@ from heap.models import (
     TeamMembership,
     User,
 )
+from heap.text import has_nul
 
 T = TypeVar("T")
 
@@ -98,7 +99,10 @@ def _user_conditions(account: Account, filters: UserFilter) -> list[ColumnElemen
     elif filters.status is UserStatus.DEACTIVATED:
         conditions.append(~User.is_active)
     term = (filters.search or "").strip().lower()
-    if term:
+    if has_nul(term):
+        # No stored text holds a NUL (the cleaners refuse it); PostgreSQL would refuse the query.
+        conditions.append(false())
+    elif term:
         # autoescape: a "%" or "_" typed into the search box matches itself, not everything.
         columns = (User.email, User.given_name, User.family_name, User.display_name)
         matches = [func.lower(column).contains(term, autoescape=True) for column in columns]
@@ -141,7 +145,9 @@ def list_teams(
     limit = page_size(first)
     conditions: list[ColumnElement[bool]] = [Team.account_id == account.id]
     term = (search or "").strip().lower()
-    if term:
+    if has_nul(term):
+        conditions.append(false())
+    elif term:
         conditions.append(func.lower(Team.name).contains(term, autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(Team).where(*conditions)) or 0
     query = select(Team).where(*conditions)
@@ -220,7 +226,9 @@ def list_events(
     limit = page_size(first)
     conditions: list[ColumnElement[bool]] = [AuditEvent.account_id == account.id]
     term = (target or "").strip()
-    if term:
+    if has_nul(term):
+        conditions.append(false())
+    elif term:
         # Ids are matched as stored (ours are lowercase UUIDs and numbers), labels ignoring case:
         # both sides of the OR then use an index on (account_id, ...).
         conditions.append(

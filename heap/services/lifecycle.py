@@ -17,6 +17,7 @@ from heap.errors import EmailInOtherAccount, Invalid
 from heap.extensions import db, execute_counting
 from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
 from heap.services import audit
+from heap.text import has_nul, refuse_nul
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
 # IdP's business; Heap only needs to refuse values that are clearly not addresses.
@@ -29,7 +30,7 @@ FALLBACK_ROLE = "Analyst"
 
 
 def is_email(value: str) -> bool:
-    return len(value) <= MAX_EMAIL and _EMAIL.match(value) is not None
+    return len(value) <= MAX_EMAIL and not has_nul(value) and _EMAIL.match(value) is not None
 
 
 def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
@@ -68,8 +69,14 @@ def holder_in_account(
     return holder
 
 
-def create_user(*, account: Account, email: str, role: Role, user_name: str) -> User:
-    user = User(account_id=account.id, email=email, role=role)
+def create_user(*, account: Account, email: str, role: Role | None, user_name: str) -> User:
+    """A new user with an identity; without a role, born deactivated (a tombstone)."""
+    user = User(
+        account_id=account.id,
+        email=email,
+        role=role,
+        deactivated_at=None if role is not None else utcnow(),
+    )
     user.scim_identity = ScimIdentity(account_id=account.id, user_name=user_name)
     db.session.add(user)
     db.session.flush()
@@ -89,12 +96,11 @@ def reactivate(user: User, role: Role) -> None:
 
 
 def default_role(account: Account) -> Role:
-    """The role for a teammate nobody named one for: the SCIM default while SCIM is enabled.
+    """The role for a teammate nobody named one for: the SCIM default, else Analyst.
 
-    Admins see and change the SCIM default role only while SCIM is enabled; after disabling it
-    lingers unseen, so an in-app invite then falls back to Analyst instead of to a hidden choice.
+    An account has a SCIM default role exactly while SCIM is enabled (disabling clears it).
     """
-    if account.scim_enabled and account.scim_default_role is not None:
+    if account.scim_default_role is not None:
         return account.scim_default_role
     role = db.session.scalar(
         select(Role).where(
@@ -107,7 +113,7 @@ def default_role(account: Account) -> Role:
 
 
 def clean_name(value: str, field_name: str) -> str:
-    value = value.strip()
+    value = refuse_nul(value, field_name).strip()
     if len(value) > MAX_NAME:
         raise Invalid(f"{field_name} is longer than {MAX_NAME} characters.", field=field_name)
     return value

@@ -17,9 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from heap.extensions import db, execute_counting
 from heap.models import Account, ScimIdentity, Team, TeamMembership, User, utcnow
+from heap.text import NUL
 
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 5000
+# No SCIM id is longer; a longer or NUL-bearing one names nobody and never reaches the database.
+_MAX_SCIM_ID = 36
+# What the audit log's target_id holds.
+_MAX_REF = 64
 
 T = TypeVar("T")
 
@@ -61,7 +66,12 @@ class Eligible:
 
 
 def eligible(*, account: Account, members: Members) -> Eligible:
-    """The active users of this account among ``members``, and who was skipped."""
+    """The active users of this account among ``members``, and who was skipped.
+
+    The users' rows are share-locked (FOR SHARE on PostgreSQL; SQLite's writer lock already
+    serializes), so a deactivation running at the same time waits for this transaction, or has
+    committed and the user is skipped: a deactivated user never ends up in a team.
+    """
     found: dict[str, int] = {}
     for query in _active_refs_queries(account, members):
         found.update((str(ref), user_id) for ref, user_id in db.session.execute(query))
@@ -71,12 +81,15 @@ def eligible(*, account: Account, members: Members) -> Eligible:
     return Eligible(user_ids=sorted(set(found.values())), skipped=skipped)
 
 
-def add(*, team: Team, user_ids: Sequence[int]) -> int:
-    """Insert the memberships that do not exist yet; how many were new."""
+def add(*, account: Account, team: Team, user_ids: Sequence[int]) -> int:
+    """Insert the memberships of this account's active users that do not exist yet; how many
+    were new. The condition is repeated here so that only an active user is ever inserted."""
     added = 0
     now = utcnow()
     for chunk in _chunks(user_ids):
-        rows = select(literal(team.id), User.id, literal(now)).where(User.id.in_(chunk))
+        rows = select(literal(team.id), User.id, literal(now)).where(
+            User.id.in_(chunk), User.account_id == account.id, User.is_active
+        )
         statement = _insert_membership().from_select(["team_id", "user_id", "added_at"], rows)
         # Idempotent and race-free: a member added meanwhile by a parallel request is skipped.
         # Counted through RETURNING: SQLAlchemy reports rowcount -1 for an INSERT on psycopg.
@@ -131,7 +144,7 @@ def _describe(
         )
         for user_id, scim_id, email in db.session.execute(by_user_id):
             known[str(user_id)] = Skipped(ref=scim_id, email=email)
-    for ref_chunk in _chunks(missing_scim_ids):
+    for ref_chunk in _chunks(_plausible(missing_scim_ids)):
         by_scim_id = (
             select(ScimIdentity.id, User.email)
             .join(User, User.id == ScimIdentity.user_id)
@@ -140,7 +153,19 @@ def _describe(
         for scim_id, email in db.session.execute(by_scim_id):
             known[scim_id] = Skipped(ref=scim_id, email=email)
     refs = [*map(str, missing_user_ids), *missing_scim_ids]
-    return sorted((known.get(ref, Skipped(ref=ref)) for ref in refs), key=lambda skip: skip.ref)
+    return sorted(
+        (known.get(ref, Skipped(ref=_loggable(ref))) for ref in refs), key=lambda skip: skip.ref
+    )
+
+
+def _plausible(scim_ids: Sequence[str]) -> list[str]:
+    """The ids an identity could have: PostgreSQL refuses to even compare a NUL-bearing one."""
+    return [sid for sid in scim_ids if len(sid) <= _MAX_SCIM_ID and NUL not in sid]
+
+
+def _loggable(ref: str) -> str:
+    """An unknown id as the audit log can hold it."""
+    return ref.replace(NUL, "\ufffd")[:_MAX_REF]
 
 
 def _active_refs_queries(account: Account, members: Members) -> list[Select[Any, int]]:
@@ -148,8 +173,12 @@ def _active_refs_queries(account: Account, members: Members) -> list[Select[Any,
     active = (User.account_id == account.id, User.is_active)
     queries: list[Select[Any, int]] = []
     for id_chunk in _chunks(sorted(members.user_ids)):
-        queries.append(select(User.id, User.id).where(User.id.in_(id_chunk), *active))
-    for ref_chunk in _chunks(sorted(members.scim_ids)):
+        queries.append(
+            select(User.id, User.id)
+            .where(User.id.in_(id_chunk), *active)
+            .with_for_update(read=True)
+        )
+    for ref_chunk in _chunks(_plausible(sorted(members.scim_ids))):
         # The account is checked on the identity, not the user: PostgreSQL then starts from the
         # named identities and joins users by primary key, instead of scanning the account's
         # users (0.7 ms instead of 2-9 ms for 100 ids among 11,000 users).
@@ -161,6 +190,7 @@ def _active_refs_queries(account: Account, members: Members) -> list[Select[Any,
                 ScimIdentity.account_id == account.id,
                 User.is_active,
             )
+            .with_for_update(read=True, of=User)
         )
     return queries
 
@@ -170,7 +200,7 @@ def _user_id_queries(account: Account, members: Members) -> list[Select[int]]:
     queries: list[Select[int]] = []
     for id_chunk in _chunks(sorted(members.user_ids)):
         queries.append(select(User.id).where(User.id.in_(id_chunk), User.account_id == account.id))
-    for ref_chunk in _chunks(sorted(members.scim_ids)):
+    for ref_chunk in _chunks(_plausible(sorted(members.scim_ids))):
         queries.append(
             select(ScimIdentity.user_id).where(
                 ScimIdentity.id.in_(ref_chunk), ScimIdentity.account_id == account.id

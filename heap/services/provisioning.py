@@ -17,6 +17,7 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, User
 from heap.services import lifecycle, roles
+from heap.text import NUL, refuse_nul
 from heap.transaction import Attempt, unit_of_work
 
 MAX_EXTERNAL_ID = 255
@@ -25,6 +26,10 @@ MAX_SCIM_ID = 36
 _DEACTIVATED = (
     "Deactivated by the identity provider: sign-in, role, team memberships and seat removed; "
     "the SCIM identity is kept."
+)
+_PROVISIONED_INACTIVE = (
+    "Provisioned as deactivated (active: false): no sign-in, role, teams or seat until the "
+    "identity provider activates the user."
 )
 _DELETED = "Deleted by the identity provider, with its SCIM identity."
 
@@ -49,6 +54,8 @@ class IdpProfile:
 
     ``heap_role`` is ``UNSET`` when the request did not speak about the role (a PATCH of other
     attributes), ``None`` when it was absent or empty in a full replace, else the value as sent.
+    ``active`` is ``None`` when the request did not send it: an update then keeps the current
+    state, a provisioning creates an active user.
     """
 
     user_name: str
@@ -57,7 +64,7 @@ class IdpProfile:
     family_name: str = ""
     display_name: str | None = None
     external_id: str | None = None
-    active: bool = True
+    active: bool | None = None
     heap_role: str | _Unset | None = UNSET
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -88,6 +95,23 @@ def email_for(profile: IdpProfile) -> str:
     )
 
 
+def sent_email(profile: IdpProfile) -> str | None:
+    """The address the IdP sent for the person: primary, else work, else any (if any is one).
+
+    Kept on the identity so that an ``emails`` filter finds the user by it even when the Heap
+    login email is the ``userName`` (Entra sending an email-shaped UPN and a different mail).
+    """
+    candidates = [
+        *(e for e in profile.emails if e.primary),
+        *(e for e in profile.emails if (e.type or "").lower() == "work"),
+        *profile.emails,
+    ]
+    for address in candidates:
+        if lifecycle.is_email(address.value):
+            return address.value
+    return None
+
+
 def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
     # An id no identity could have (too long, NUL) is simply unknown; PostgreSQL would refuse
     # to even compare a NUL-bearing string.
@@ -102,11 +126,13 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
     """Create a user, or restore this account's deactivated user with that ``userName``.
 
     Restoring keeps the SCIM ``id``, so a re-POST after a deactivation (Okta's reassign flow)
-    never trips over Heap's own tombstone.
+    never trips over Heap's own tombstone. A profile sent with ``active: false`` creates (or
+    keeps) a deactivated tombstone instead: no role, teams or seat.
     """
     attempt = Attempt(account.id, actor, "user.provision", "user", target_label=_label(profile))
     with unit_of_work(attempt):
         policy.ensure_may_add_or_remove_teammates(account, actor)
+        _clean_user_name(profile.user_name)
         email = email_for(profile)
         identity = lifecycle.find_identity(account=account, user_name=profile.user_name)
         if identity is not None and identity.user.is_active:
@@ -115,22 +141,40 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
                 "Okta links to existing users found by userName; re-run the import to link it.",
                 field="userName",
             )
-        _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
+        active = profile.active is not False
+        if active:
+            # A tombstone holds no email: only an active user needs it free.
+            _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
+        # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
         if identity is None:
             user = lifecycle.create_user(
-                account=account, email=email, role=role, user_name=profile.user_name
+                account=account,
+                email=email,
+                role=role if active else None,
+                user_name=profile.user_name,
             )
             identity = user.scim_identity
             action = "user.provision"
         else:
             user = identity.user
-            lifecycle.reactivate(user, role)
-            action = "user.restore"
+            if active:
+                lifecycle.reactivate(user, role)
+            action = "user.restore" if active else "user.update"
         identity.idp_role = role_value
         _apply_profile(identity, profile, email)
-        lifecycle.record(account, actor, action, user, details={"role": role.name})
+        if active:
+            lifecycle.record(account, actor, action, user, details={"role": role.name})
+        else:
+            lifecycle.record(
+                account,
+                actor,
+                action,
+                user,
+                details={"active": False},
+                reason=_PROVISIONED_INACTIVE,
+            )
     return identity
 
 
@@ -155,6 +199,7 @@ def modify(
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id)
         profile = edit(identity)
+        _clean_user_name(profile.user_name)
         user = identity.user
         email = email_for(profile)
         changes = _apply_identity_changes(account, identity, profile, email)
@@ -163,13 +208,14 @@ def modify(
             if profile.heap_role is UNSET
             else _clean_role_value(profile.heap_role)
         )
-        if profile.active and not user.is_active:
+        # active None: not sent (a PUT leaving it out) keeps the current state.
+        if profile.active is True and not user.is_active:
             _ensure_email_free(account=account, email=email, except_user=user)
             role = _idp_role(account, role_value)
             lifecycle.reactivate(user, role)
             identity.idp_role = role_value
             lifecycle.record(account, actor, "user.reactivate", user, details={"role": role.name})
-        elif not profile.active and user.is_active:
+        elif profile.active is False and user.is_active:
             _deactivate(account, actor, user)
         if profile.heap_role is not UNSET and role_value != identity.idp_role:
             # The IdP's value changed since it last spoke: it wins over any change made in Heap.
@@ -213,7 +259,8 @@ def _label(profile: IdpProfile) -> str:
     try:
         return email_for(profile)
     except Invalid:
-        return profile.user_name
+        # The log must be writable whatever was sent: no NUL, no more than the column holds.
+        return profile.user_name.replace(NUL, "")[: lifecycle.MAX_EMAIL]
 
 
 def _deactivate(account: Account, actor: Actor, user: User) -> None:
@@ -297,6 +344,7 @@ def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> N
     identity.external_id = _clean_external_id(profile.external_id)
     identity.idp_managed = True
     identity.extra = dict(profile.extra)
+    identity.email = sent_email(profile)
     user.email = email
     user.given_name = lifecycle.clean_name(profile.given_name, "name.givenName")
     user.family_name = lifecycle.clean_name(profile.family_name, "name.familyName")
@@ -309,7 +357,7 @@ def _clean_role_value(value: str | None) -> str | None:
     # Okta sends "" once the admin clears the attribute; that means "back to the default role".
     if value is None:
         return None
-    value = value.strip()
+    value = refuse_nul(value, "heapRole").strip()
     return value or None
 
 
@@ -328,6 +376,8 @@ def _idp_role(account: Account, value: str | None) -> Role:
 
 
 def _clean_external_id(value: str | None) -> str | None:
+    if value is not None:
+        refuse_nul(value, "externalId")
     if value is not None and len(value) > MAX_EXTERNAL_ID:
         raise Invalid(
             f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"
@@ -336,6 +386,7 @@ def _clean_external_id(value: str | None) -> str | None:
 
 
 def _clean_user_name(value: str) -> str:
+    refuse_nul(value, "userName")
     if not value.strip():
         raise Invalid("userName is required.", field="userName")
     if len(value) > lifecycle.MAX_EMAIL:

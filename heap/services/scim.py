@@ -13,7 +13,7 @@ from heap.errors import NotFound, TokenRevoked, Unauthenticated
 from heap.extensions import db, execute_counting
 from heap.models import Account, ScimToken, Team, utcnow
 from heap.services import audit, roles
-from heap.transaction import Attempt, unit_of_work
+from heap.transaction import Attempt, lock_account, unit_of_work
 
 # Writing last_used_at on every request would make each SCIM read a write (and contend for
 # SQLite's single writer); a minute's precision is all the token list shows.
@@ -23,6 +23,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Account, str]:
     """Turn SCIM on; returns the first bearer token, which is never shown again."""
     with unit_of_work(Attempt(account.id, actor, "scim.enable", "account", str(account.id))):
+        lock_account(account)
         policy.ensure_may_enable_scim(account, actor)
         role = roles.get(account=account, role_id=default_role_id, field="defaultRoleId")
         account.scim_enabled = True
@@ -43,8 +44,13 @@ def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Acc
 
 
 def disable(*, account: Account, actor: Actor) -> Account:
-    """Turn SCIM off: every token revoked, teams unlinked (kept, editable), users kept."""
+    """Turn SCIM off: every token revoked, teams unlinked (kept, editable), users kept.
+
+    The default role is cleared too: it is shown and changed only while SCIM is on, so a kept
+    one could never be changed again, nor its role deleted. Enabling again asks for one.
+    """
     with unit_of_work(Attempt(account.id, actor, "scim.disable", "account", str(account.id))):
+        lock_account(account)
         policy.ensure_may_manage_scim(account, actor)
         now = utcnow()
         revoked = execute_counting(
@@ -58,6 +64,7 @@ def disable(*, account: Account, actor: Actor) -> Account:
             .values(scim_managed=False, updated_at=now)
         )
         account.scim_enabled = False
+        account.scim_default_role = None
         audit.record(
             account_id=account.id,
             actor=actor,
@@ -72,6 +79,7 @@ def disable(*, account: Account, actor: Actor) -> Account:
 
 def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account:
     with unit_of_work(Attempt(account.id, actor, "scim.set_default_role", "role", str(role_id))):
+        lock_account(account)
         policy.ensure_may_manage_scim(account, actor)
         role = roles.get(account=account, role_id=role_id)
         if account.scim_default_role_id != role.id:
@@ -90,6 +98,7 @@ def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account
 def rotate_token(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
     """A new token beside the old ones, so Okta can be switched over before the old is revoked."""
     with unit_of_work(Attempt(account.id, actor, "scim.rotate_token", "scim_token")):
+        lock_account(account)
         policy.ensure_may_manage_scim(account, actor)
         token, raw = _mint(account=account, actor=actor)
     return token, raw
@@ -98,6 +107,7 @@ def rotate_token(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
 def revoke_token(*, account: Account, actor: Actor, token_id: int) -> ScimToken:
     attempt = Attempt(account.id, actor, "scim.revoke_token", "scim_token", str(token_id))
     with unit_of_work(attempt):
+        lock_account(account)
         policy.ensure_may_manage_scim(account, actor)
         token = get_token(account=account, token_id=token_id)
         if token.revoked_at is not None:

@@ -19,9 +19,12 @@ from heap.extensions import db
 from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembership, utcnow
 from heap.services import audit, memberships
 from heap.services.memberships import Members as Members
+from heap.text import has_nul, refuse_nul
 from heap.transaction import Attempt, unit_of_work
 
 MAX_TEAM_NAME = 255
+MAX_EXTERNAL_ID = 255
+MAX_SCIM_ID = 36
 _NO_MEMBERS: Final = Members()
 
 
@@ -71,7 +74,10 @@ def get(*, account: Account, team_id: int, field: str = "teamId") -> Team:
 
 
 def get_by_scim_id(*, account: Account, scim_id: str) -> Team:
-    team = db.session.scalar(select(Team).where(Team.scim_id == scim_id))
+    # An id no team could have (too long, NUL) is simply unknown; PostgreSQL would refuse to
+    # even compare a NUL-bearing string.
+    plausible = len(scim_id) <= MAX_SCIM_ID and not has_nul(scim_id)
+    team = db.session.scalar(select(Team).where(Team.scim_id == scim_id)) if plausible else None
     if team is None or team.account_id != account.id:
         raise NotFound(f"No group with id {scim_id!r}.", field="id")
     return team
@@ -98,11 +104,6 @@ def has_member_where(identity_matches: ColumnElement[bool]) -> ColumnElement[boo
         .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
         .where(TeamMembership.team_id == Team.id, identity_matches)
     )
-
-
-def list_teams(*, account: Account) -> Sequence[Team]:
-    query = select(Team).where(Team.account_id == account.id).order_by(Team.id)
-    return db.session.scalars(query).all()
 
 
 def count_members(*, team: Team) -> int:
@@ -172,6 +173,7 @@ def create(
 ) -> Team:
     """A new team; created by the IdP it is SCIM-managed from the start."""
     name = _clean_name(name)
+    external_id = _clean_external_id(external_id)
     with unit_of_work(Attempt(account.id, actor, "team.create", "team", target_label=name)):
         policy.ensure_may_create_team(account, actor)
         _ensure_name_free(account=account, name=name)
@@ -273,6 +275,7 @@ def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bo
                 old, team.name = team.name, name
                 _record(account, actor, "team.rename", team, details={"from": old, "to": name})
         case SetExternalId(external_id=external_id):
+            external_id = _clean_external_id(external_id)
             if external_id != team.external_id:
                 team.external_id = external_id
         case AddMembers(members=members):
@@ -306,7 +309,7 @@ def _add(account: Account, actor: Actor, team: Team, members: Members) -> bool:
             reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
             details={"team": team.scim_id},
         )
-    added = memberships.add(team=team, user_ids=found.user_ids)
+    added = memberships.add(account=account, team=team, user_ids=found.user_ids)
     if added:
         _record(account, actor, "team.add_members", team, details={"added": added})
     return added > 0
@@ -333,12 +336,23 @@ def _record(
 
 
 def _clean_name(name: str) -> str:
-    name = normalize_name(name)
+    name = normalize_name(refuse_nul(name, "name"))
     if not name:
         raise Invalid("A team needs a name.", field="name")
     if len(name) > MAX_TEAM_NAME:
         raise Invalid(f"Team names are at most {MAX_TEAM_NAME} characters.", field="name")
     return name
+
+
+def _clean_external_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    refuse_nul(value, "externalId")
+    if len(value) > MAX_EXTERNAL_ID:
+        raise Invalid(
+            f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"
+        )
+    return value
 
 
 def _ensure_name_free(*, account: Account, name: str, except_team: Team | None = None) -> None:

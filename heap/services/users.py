@@ -29,7 +29,7 @@ from heap.services.provisioning import get_identity as get_identity
 from heap.services.provisioning import modify as modify
 from heap.services.provisioning import provision as provision
 from heap.services.provisioning import update as update
-from heap.transaction import Attempt, unit_of_work
+from heap.transaction import Attempt, lock_account, unit_of_work
 
 _REMOVED = "Removed in Heap by an Admin: the user and the SCIM identity are gone."
 
@@ -140,6 +140,8 @@ def invite(
 def remove(*, account: Account, actor: Actor, user_id: int) -> None:
     """Delete a teammate from Heap; refused in SCIM mode and for the last Admin."""
     with unit_of_work(Attempt(account.id, actor, "user.remove", "user", str(user_id))):
+        # Two Admins removing each other at once: the second waits and then counts one Admin.
+        lock_account(account)
         user = get(account=account, user_id=user_id)
         policy.ensure_may_remove_teammate(
             account, actor, user, active_admins=lambda: count_active_admins(account=account)
@@ -151,6 +153,8 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
     """Allowed in SCIM mode: the IdP's Heap Role wins only when its value next changes."""
     with unit_of_work(Attempt(account.id, actor, "user.change_role", "user", str(user_id))):
+        # Two Admins demoting each other at once: the second waits and then counts one Admin.
+        lock_account(account)
         user = get(account=account, user_id=user_id)
         role = roles.get(account=account, role_id=role_id)
         if user.role is None:

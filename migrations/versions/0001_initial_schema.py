@@ -114,6 +114,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('user_name', sa.String(length=320), nullable=False),
     sa.Column('external_id', sa.String(length=255), nullable=True),
+    sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('idp_managed', sa.Boolean(), nullable=False),
     sa.Column('idp_role', sa.String(length=64), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
@@ -149,6 +150,10 @@ def upgrade():
         ['account_id', sa.text('lower(user_name)')], unique=True,
     )
     op.create_index(
+        'ix_scim_identities_account_id_email', 'scim_identities',
+        ['account_id', sa.text('lower(email)')],
+    )
+    op.create_index(
         'uq_teams_account_id_name', 'teams', ['account_id', sa.text('lower(name)')], unique=True,
     )
     op.create_index(
@@ -178,6 +183,7 @@ def downgrade():
     op.drop_index('ix_audit_events_account_id_target_id', table_name='audit_events')
     op.drop_index('uq_roles_account_id_name', table_name='roles')
     op.drop_index('uq_teams_account_id_name', table_name='teams')
+    op.drop_index('ix_scim_identities_account_id_email', table_name='scim_identities')
     op.drop_index('uq_scim_identities_account_id_user_name', table_name='scim_identities')
     op.drop_index('uq_users_email_active', table_name='users')
     with op.batch_alter_table('team_memberships', schema=None) as batch_op:

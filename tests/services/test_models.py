@@ -102,7 +102,7 @@ def test_a_tombstone_shows_the_role_its_reactivation_restores(app: Flask, sent: 
         account=account,
         actor=idp,
         scim_id=identity.id,
-        profile=IdpProfile(user_name="k@example.com"),
+        profile=IdpProfile(user_name="k@example.com", active=True),
     )
     restored = reload(User, identity.user_id)
     assert role_name(restored) == (shown or "Analyst")

@@ -11,7 +11,7 @@ from flask import Flask
 from heap.errors import AlreadyExists, Forbidden, Invalid, NotFound, TeamScimManaged
 from heap.extensions import db
 from heap.models import Account, Team, User
-from heap.services import teams
+from heap.services import directory, teams
 from heap.services.teams import (
     AddMembers,
     Members,
@@ -65,7 +65,7 @@ def test_create_by_a_member_and_by_the_idp(app: Flask) -> None:
     assert member_ids(mine) == {people[0].id}
     assert member_ids(theirs) == {people[1].id}
     assert teams.count_members(team=theirs) == 1
-    assert [t.id for t in teams.list_teams(account=account)] == [mine.id, theirs.id]
+    assert [t.id for t in directory.list_teams(account=account).items] == [mine.id, theirs.id]
     assert teams.find_by_name(account=account, name="data science") is not None
     assert [e.action for e in events(account) if e.action.startswith("team.")] == [
         "team.create",
@@ -86,7 +86,7 @@ def test_create_refusals(app: Flask) -> None:
         teams.create(account=account, actor=OPERATOR, name="t" * 256)
     with pytest.raises(Forbidden):
         teams.create(account=account, actor=analyst_of(account), name="Mine")
-    assert [t.name for t in teams.list_teams(account=account)] == ["Data"]
+    assert [t.name for t in directory.list_teams(account=account).items] == ["Data"]
     # Names are per account.
     assert teams.create(account=cast(Account, AccountFactory.create()), actor=OPERATOR, name="Data")
 
@@ -148,7 +148,7 @@ def test_delete_by_scim_id(app: Flask) -> None:
     with pytest.raises(NotFound):
         teams.delete(account=scim_account()[0], actor=OPERATOR, scim_id=team.scim_id)
     teams.delete(account=account, actor=idp_of(account), scim_id=team.scim_id)
-    assert teams.list_teams(account=account) == []
+    assert directory.list_teams(account=account).items == []
 
 
 def test_add_members_is_idempotent_and_skips_strangers(app: Flask) -> None:

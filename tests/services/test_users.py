@@ -76,7 +76,7 @@ def test_invite_creates_a_teammate_with_an_identity(app: Flask) -> None:
 
 
 def test_invite_defaults_to_the_scim_default_role_only_while_scim_is_enabled(app: Flask) -> None:
-    """Once SCIM is disabled its default role is hidden and frozen: invites fall back to Analyst."""
+    """Disabling SCIM clears its default role: invites then fall back to Analyst."""
     account = cast(Account, AccountFactory.create())
     assert role_name(users.invite(account=account, actor=OPERATOR, email="a@example.com")) == (
         "Analyst"
@@ -88,7 +88,7 @@ def test_invite_defaults_to_the_scim_default_role_only_while_scim_is_enabled(app
         "Consumer"
     )
     scim.disable(account=account, actor=OPERATOR)
-    assert account.scim_default_role is not None
+    assert account.scim_default_role is None
     assert role_name(users.invite(account=account, actor=OPERATOR, email="c@example.com")) == (
         "Analyst"
     )
@@ -491,7 +491,8 @@ def test_update_reactivation_without_a_role_uses_the_last_idp_value(app: Flask) 
     idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Architect")
     users.deactivate(account=account, actor=idp, scim_id=identity.id)
-    users.update(account=account, actor=idp, scim_id=identity.id, profile=_profile("k@example.com"))
+    reactivate = _profile("k@example.com", active=True)
+    users.update(account=account, actor=idp, scim_id=identity.id, profile=reactivate)
     assert role_name(reload(User, identity.user.id)) == "Architect"
 
 
