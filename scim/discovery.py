@@ -194,3 +194,27 @@ def _one(found: list[dict[str, Any]], wanted: str, missing: str) -> Response:
         if item["id"].lower() == wanted.lower():
             return scim_response(item)
     raise ScimError(404, missing)
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.route("/Me", methods=_ALL_METHODS)
+def me() -> Response:
+    """RFC 7644 §3.11: a server that doesn't support /Me answers 501. A SCIM token is an IdP's,
+    not a person's, so there is no "me" to speak of."""
+    raise ScimError(
+        501,
+        "/Me is not supported: a Heap SCIM token belongs to the identity provider, not to a user."
+        " Use /Users.",
+    )
+
+
+@bp.route("/Bulk", methods=_ALL_METHODS)
+def bulk() -> Response:
+    """RFC 7644 §3.7: bulk is not supported (ServiceProviderConfig says so); 501."""
+    raise ScimError(
+        501,
+        "Bulk operations are not supported (see /ServiceProviderConfig): send each request to"
+        " /Users or /Groups.",
+    )

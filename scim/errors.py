@@ -129,7 +129,10 @@ def _flatten(messages: object, prefix: str = "") -> str:
     """marshmallow's nested messages as one readable sentence per field."""
     if isinstance(messages, dict):
         parts = [
-            _flatten(value, f"{prefix}{key}." if not isinstance(key, int) else f"{prefix}[{key}].")
+            _flatten(
+                value,
+                f"{prefix}{key}." if not isinstance(key, int) else f"{prefix.rstrip('.')}[{key}].",
+            )
             for key, value in messages.items()
         ]
         return " ".join(parts)

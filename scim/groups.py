@@ -30,7 +30,13 @@ from scim.group_patch import (
     SetExternalId,
     group_commands,
 )
-from scim.params import Projection, filter_from, page_from, projection_from
+from scim.params import (
+    Projection,
+    filter_from,
+    page_from,
+    projection_from,
+    search_parameters,
+)
 from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
 from scim.schemas import location, meta, request_json
@@ -62,11 +68,21 @@ _RESOLVE = mapping_resolver(
 @bp.get("/Groups")
 def list_groups() -> Response:
     """Every team of the account, linked or not, so Okta's "Link Group" can pick any of them."""
-    page = page_from(request.args)
-    projection = projection_from(request.args, core_urn=GROUP_URN)
+    return _search(request.args)
+
+
+@bp.post("/Groups/.search")
+def search_groups() -> Response:
+    """GET /Groups with its parameters in a SearchRequest body (RFC 7644 §3.4.3)."""
+    return _search(search_parameters(request_json()))
+
+
+def _search(args: Mapping[str, str]) -> Response:
+    page = page_from(args)
+    projection = projection_from(args, core_urn=GROUP_URN)
     found = teams.page_teams(
         account=g.account,
-        where=condition(filter_from(request.args), _RESOLVE),
+        where=condition(filter_from(args), _RESOLVE),
         offset=page.offset,
         limit=page.count,
     )

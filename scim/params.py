@@ -3,6 +3,7 @@ projection (``attributes`` / ``excludedAttributes``, §3.4.2.5)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,10 @@ from scim.errors import ScimError
 # Returned whatever ``attributes`` says (RFC 7643 §2.4 "returned: always", and the envelope).
 ALWAYS_RETURNED = frozenset({"id", "schemas"})
 _EXTENSION_URNS = tuple(urn.lower() for urn in (ENTERPRISE_USER_URN, HEAP_USER_URN))
+# The largest startIndex honoured: every database takes it as an OFFSET, and a page that far out is
+# already empty. A larger one (Okta never sends it; fuzzers do) is read as this.
+MAX_START_INDEX = 2**31 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Page:
 def page_from(args: Mapping[str, str]) -> Page:
     """``startIndex`` is 1-based (below 1 means 1); ``count`` defaults to 100, capped at MAX_COUNT,
     negative means 0 (RFC 7644 §3.4.2.4)."""
-    start_index = max(1, _integer(args, "startIndex", 1))
+    start_index = min(max(1, _integer(args, "startIndex", 1)), MAX_START_INDEX)
     count = min(max(0, _integer(args, "count", DEFAULT_COUNT)), MAX_COUNT)
     return Page(start_index=start_index, count=count)
 
@@ -37,10 +42,13 @@ def _integer(args: Mapping[str, str], name: str, default: int) -> int:
     raw = _get(args, name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ScimError(400, f"{name} must be an integer, got {raw!r}.", "invalidValue") from None
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text):
+        raise ScimError(400, f"{name} must be an integer, got {raw!r}.", "invalidValue")
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 18:  # beyond any bound used here; int() would refuse 4,300+ digits anyway
+        return -(2**63) if text.startswith("-") else 2**63
+    return int(text)
 
 
 def _get(args: Mapping[str, str], name: str) -> str | None:
@@ -49,6 +57,39 @@ def _get(args: Mapping[str, str], name: str) -> str | None:
         return args[name]
     lowered = name.lower()
     return next((value for key, value in args.items() if key.lower() == lowered), None)
+
+
+def search_parameters(body: Any) -> dict[str, str]:
+    """A SearchRequest body (RFC 7644 §3.4.3) as the query parameters of the GET it stands for.
+
+    ``attributes`` come as lists, ``startIndex``/``count`` as numbers; null means "not sent".
+    A boolean, a fraction or an object is no parameter value: 400 invalidValue naming it.
+    """
+    if not isinstance(body, Mapping):
+        raise ScimError(400, "The body must be a SearchRequest object.", "invalidSyntax")
+    return {
+        key: _parameter(key, value)
+        for key, value in body.items()
+        if value is not None and key.lower() != "schemas"
+    }
+
+
+def _parameter(name: str, value: Any) -> str:
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ScimError(400, f"{name} must be a list of attribute names.", "invalidValue")
+        return ",".join(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    raise ScimError(
+        400,
+        f"{name} must be a string, a whole number or a list of strings, got {value!r}.",
+        "invalidValue",
+    )
 
 
 def filter_from(args: Mapping[str, str]) -> str | None:
@@ -86,8 +127,10 @@ class Projection:
                 if picked is not None:
                     result[key] = picked
             elif lowered not in self.excluded:
-                result[key] = self._drop(lowered, value)
-        return result
+                kept = self._drop(lowered, value)
+                if not (lowered.startswith("urn:") and kept == {}):  # an emptied extension goes
+                    result[key] = kept
+        return _consistent_schemas(resource, result)
 
     def _pick(self, key: str, value: Any) -> Any:
         if key in self.attributes:
@@ -123,6 +166,22 @@ class Projection:
                 for item in value
             ]
         return value
+
+
+def _consistent_schemas(resource: Mapping[str, Any], projected: dict[str, Any]) -> dict[str, Any]:
+    """``schemas`` lists an extension URN only while its object is in the response (RFC 7643
+    §3: the URNs of the extensions present); the core URN, never a key, always stays."""
+    listed = projected.get("schemas")
+    if not isinstance(listed, list):
+        return projected
+    extensions = {key.lower() for key in resource if key.lower().startswith("urn:")}
+    kept = {key.lower() for key in projected}
+    projected["schemas"] = [
+        urn
+        for urn in listed
+        if not isinstance(urn, str) or urn.lower() not in extensions or urn.lower() in kept
+    ]
+    return projected
 
 
 def projection_from(args: Mapping[str, str], *, core_urn: str) -> Projection:

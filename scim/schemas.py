@@ -24,7 +24,7 @@ from scim import bp
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, USER_URN
 from scim.errors import ScimError
 from scim.filter_match import lookup
-from scim.filters import AttrPath
+from scim.patch import PatchOperation
 from scim.patch_document import USER_SCHEMA
 
 MAX_JSON_DEPTH = 64
@@ -131,6 +131,21 @@ class _Text(fields.String):
         return "" if value is None else str(super()._deserialize(value, attr, data, **kwargs))
 
 
+class _StrictBoolean(fields.Field[bool]):
+    """A boolean as JSON true/false or, for Entra, the text "true"/"false" in any case; null is
+    "not sent". marshmallow's Boolean would also take "yes", "on", 1 and "0": a typo, not intent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValidationError(f"must be true or false, not {value!r}.")
+
+
 class _NameSchema(Schema):
     class Meta:
         unknown = INCLUDE
@@ -145,13 +160,26 @@ class _NameSchema(Schema):
         return _canonical_keys(data, {"givenname": "givenName", "familyname": "familyName"})
 
 
+class _ElementValue(fields.Field[str]):
+    """The ``value`` of an email or a role: text (or null). A number would be stored, echoed and,
+    for a role, read as "no role"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(f"must be a string, not {value!r}.")
+        return value
+
+
 class _ElementSchema(Schema):
     """An element of a multi-valued attribute (RFC 7643 §2.4); Entra sends ``"primary":"True"``."""
 
     class Meta:
         unknown = INCLUDE
 
-    value = fields.Raw(allow_none=True)
+    value = _ElementValue()
     type = fields.String(allow_none=True)
     primary = fields.Boolean(allow_none=True)
 
@@ -190,7 +218,8 @@ class UserSchema(Schema):
     userName = fields.String(required=True, validate=Length(min=1))
     externalId = fields.String(allow_none=True)
     displayName = fields.String(allow_none=True)
-    active = fields.Boolean(load_default=True, allow_none=True)
+    # Not sent (or null): None, so an update keeps the current state and a create activates.
+    active = _StrictBoolean(load_default=None)
     heapRole = fields.String(allow_none=True)
     name = fields.Nested(_NameSchema, allow_none=True)
     emails = fields.List(fields.Nested(_ElementSchema), allow_none=True)
@@ -216,6 +245,7 @@ class UserSchema(Schema):
         if remaining_name:
             extra["name"] = remaining_name
         for key, value in list(extra.items()):
+            _check_urn(key)
             if key.lower().startswith("urn:") and isinstance(value, Mapping):
                 extra[key] = _extension(key, value)
                 if not extra[key]:
@@ -231,29 +261,100 @@ class UserSchema(Schema):
             family_name=name.get("familyName", ""),
             display_name=data.get("displayName") or None,
             external_id=data.get("externalId"),
-            active=data.get("active") is not False,
+            active=data.get("active"),
             heap_role=_heap_role(data),
             extra=extra,
         )
 
 
+_USER_URNS = tuple(urn.lower() for urn in (USER_URN, ENTERPRISE_USER_URN, HEAP_USER_URN))
+
+
+def _check_urn(key: str) -> None:
+    """An extension object (or URN-qualified attribute) under a schema Heap doesn't know would be
+    kept and listed in ``schemas`` forever after; refused, as a PATCH of it is. The ``schemas``
+    list itself may name any URN (Entra lists its extensions): it is not stored."""
+    lowered = key.lower()
+    if not lowered.startswith("urn:"):
+        return
+    if any(lowered == urn or lowered.startswith(urn + ":") for urn in _USER_URNS):
+        return
+    raise ScimError(400, USER_SCHEMA.unsupported_urn(key) + ".", "invalidValue")
+
+
 def _heap_role(data: Mapping[str, Any]) -> str | None:
     if "heapRole" in data:
         return data["heapRole"]  # type: ignore[no-any-return]
-    # Entra (SingleAppRoleAssignment) sends roles[{"primary": "True", "value": "Admin"}].
-    for role in data.get("roles") or ():
-        if role.get("primary") and isinstance(role.get("value"), str):
-            return role["value"]  # type: ignore[no-any-return]
+    if data.get("roles"):
+        return role_of(data["roles"])
     extension = data.get("heap_extension")
     return extension.get("heapRole") if isinstance(extension, Mapping) else None
 
 
-def heap_role_from(document: Mapping[str, Any], source: AttrPath) -> str | None:
-    """The Heap role one attribute of a (PATCHed) document names: ``roles`` (Entra's primary
-    role), the Heap extension's ``heapRole``, or the top-level ``heapRole`` (Okta)."""
-    if source.attr_key == "roles":
-        return _heap_role({"roles": _elements(lookup(document, "roles"))})
-    if source.urn is not None:
+def role_of(roles: Any) -> str | None:
+    """The Heap role Entra's ``roles`` name: the primary element's, else the only element's.
+
+    SingleAppRoleAssignment POSTs ``[{"primary": true, "value": "Admin"}]`` but PATCHes the value
+    as stringified JSON, ``{"value": "{\"id\":\"06b0…\",\"value\":\"Admin\",...}"}``;
+    AppRoleAssignmentsComplex sends every role with ``primary: "false"``. Heap holds one role,
+    so several roles with none primary can't be read as one: 400 invalidValue.
+    """
+    elements = _elements(roles)
+    primary = [e for e in elements if e["primary"] is True]
+    chosen = primary or elements
+    if not chosen:
+        return None
+    if len(chosen) > 1:
+        raise ScimError(
+            400,
+            f"roles: {len(chosen)} roles were sent and none is primary, but a Heap user has one"
+            " role. In the identity provider, assign a single app role to the user, or mark one"
+            ' role primary (Entra: map roles[primary eq "True"].value).',
+            "invalidValue",
+        )
+    return _role_name(chosen[0]["value"])
+
+
+def _role_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ScimError(
+            400, "roles: each value must be a string, a Heap role name.", "invalidValue"
+        )
+    if value.lstrip().startswith("{"):
+        # Entra's SingleAppRoleAssignment PATCH: the app role as JSON, in a string.
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(decoded, Mapping):
+            for key in ("value", "displayName"):
+                name = lookup(decoded, key)
+                if isinstance(name, str) and name.strip():
+                    return name
+            raise ScimError(
+                400,
+                "roles: the app role sent as JSON has no value or displayName naming a Heap role.",
+                "invalidValue",
+            )
+    return value
+
+
+def heap_role_from(document: Mapping[str, Any], source: PatchOperation) -> str | None:
+    """The Heap role one PATCH operation speaks of: ``roles`` (Entra), the Heap extension's
+    ``heapRole``, or the top-level ``heapRole`` (Okta), read from the patched ``document``.
+
+    A whole ``roles`` add or replace is read from the elements it sent: an ``Add`` keeps the
+    roles already there, but the one just sent is the IdP's word."""
+    attr = source.path.attr
+    if attr.attr_key == "roles":
+        whole = source.path.value_filter is None and attr.sub_attr is None
+        if whole and source.op != "remove" and source.value is not None:
+            sent = source.value if isinstance(source.value, list) else [source.value]
+            return role_of(sent)
+        return role_of(lookup(document, "roles"))
+    if attr.urn is not None:
         extension = lookup(document, HEAP_USER_URN)
         value = lookup(extension, "heapRole") if isinstance(extension, Mapping) else None
     else:

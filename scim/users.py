@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import String, literal
+from sqlalchemy import ColumnElement, String, literal, or_
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from heap.models import Role, ScimIdentity, User
 from heap.services import users
@@ -16,7 +17,13 @@ from scim import bp
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.errors import ScimError
 from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
-from scim.params import Projection, filter_from, page_from, projection_from
+from scim.params import (
+    Projection,
+    filter_from,
+    page_from,
+    projection_from,
+    search_parameters,
+)
 from scim.patch import PatchOperation, parse_patch
 from scim.patch_document import USER_SCHEMA, apply_to_document
 from scim.responses import list_response, scim_response
@@ -30,8 +37,27 @@ from scim.schemas import (
 )
 
 _ROLE = Attribute(Role.name.expression, case_exact=True)  # a role must be named exactly
-# The Heap email is the user's one address: `emails[type eq "work"].value eq "x"` (Entra's
-# uniqueness lookup) and `emails.value eq "x"` both compare it, case-insensitively.
+
+
+def _also_sent_email(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The predicate on the Heap email, or the same predicate on the address the IdP sent.
+
+    Entra may send an email-shaped UPN as userName (then the Heap email) and another work
+    address; its uniqueness lookup by that address must still find the user.
+    """
+
+    def swap(element: Any, **_: Any) -> Any:
+        if getattr(element, "table", None) is User.__table__ and element.key == "email":
+            return ScimIdentity.email.expression
+        return None
+
+    no_options: dict[str, Any] = {}
+    return or_(predicate, replacement_traverse(predicate, no_options, swap))
+
+
+# A user's addresses are the Heap email and the address the IdP sent (usually the same):
+# `emails[type eq "work"].value eq "x"` (Entra's uniqueness lookup) and `emails.value eq "x"`
+# compare both, case-insensitively.
 _EMAILS = MultiValued(
     resolve=mapping_resolver(
         {
@@ -41,7 +67,7 @@ _EMAILS = MultiValued(
             "primary": Attribute(literal(True), "boolean"),
         }
     ),
-    exists=lambda predicate: predicate,
+    exists=_also_sent_email,
 )
 _resolve = mapping_resolver(
     {
@@ -76,25 +102,17 @@ def list_users() -> Response:
 @bp.post("/Users/.search")
 def search_users() -> Response:
     """GET /Users with its parameters in a SearchRequest body (RFC 7644 §3.4.3)."""
-    body = request_json()
-    if not isinstance(body, Mapping):
-        raise ScimError(400, "The body must be a SearchRequest object.", "invalidSyntax")
-    return _search({key: _parameter(value) for key, value in body.items() if key != "schemas"})
+    return _search(search_parameters(request_json()))
 
 
 @bp.post("/.search")
 def search_everything() -> Response:
     """Searching several resource types at once is not offered (RFC 7644 §3.4.3: 501)."""
     raise ScimError(
-        501, "Search one resource type at a time: GET /Users or POST /Users/.search, GET /Groups."
+        501,
+        "Search one resource type at a time: GET /Users or POST /Users/.search, GET /Groups or"
+        " POST /Groups/.search.",
     )
-
-
-def _parameter(value: Any) -> str:
-    # A SearchRequest carries attributes as lists and counts as numbers; the query string, text.
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value)
-    return str(value)
 
 
 def _search(args: Mapping[str, str]) -> Response:
@@ -170,7 +188,7 @@ def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpPro
     document = dump_user(identity, fallback_names=False)
     patched = apply_to_document(document, operations, schema=USER_SCHEMA)
     profile = load_user(patched)
-    spoken = [op.path.attr for op in operations if op.path.attr.attr_key in _ROLE_ATTRIBUTES]
+    spoken = [op for op in operations if op.path.attr.attr_key in _ROLE_ATTRIBUTES]
     if not spoken:
         # The document carries the current Heap role, which is not the IdP speaking about it.
         return replace(profile, heap_role=UNSET)

@@ -183,5 +183,42 @@ def test_discovery_refuses_writes_with_405(
     }
 
 
+def test_group_display_name_is_unique_as_the_server_enforces(
+    client: FlaskClient, headers: dict[str, str]
+) -> None:
+    group = json_of(get(client, f"/Schemas/{GROUP_URN}", headers))
+    by_name = {a["name"]: a for a in group["attributes"]}
+    assert by_name["displayName"]["uniqueness"] == "server"
+    client.post("/scim/v2/Groups", headers=headers, json={"displayName": "Data"})
+    again = client.post("/scim/v2/Groups", headers=headers, json={"displayName": "data"})
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        (
+            "/Me",
+            "/Me is not supported: a Heap SCIM token belongs to the identity provider, not to a"
+            " user. Use /Users.",
+        ),
+        (
+            "/Bulk",
+            "Bulk operations are not supported (see /ServiceProviderConfig): send each request to"
+            " /Users or /Groups.",
+        ),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_me_and_bulk_are_501_not_implemented(
+    client: FlaskClient, headers: dict[str, str], path: str, detail: str, method: str
+) -> None:
+    """RFC 7644 §3.7 and §3.11: an unsupported endpoint is 501, not 404."""
+    response = client.open(f"/scim/v2{path}", method=method, headers=headers, json={})
+    assert response.status_code == 501
+    assert json_of(response) == {"schemas": [ERROR_URN], "status": "501", "detail": detail}
+    assert client.open(f"/scim/v2{path}", method=method).status_code == 401
+
+
 def test_discovery_requires_a_token(client: FlaskClient, headers: dict[str, str]) -> None:
     assert client.get("/scim/v2/ServiceProviderConfig").status_code == 401

@@ -118,7 +118,7 @@ def test_every_response_has_a_request_id(
 def test_unknown_urls_and_methods_under_scim_get_scim_error_bodies(
     client: FlaskClient, token: str
 ) -> None:
-    unknown = client.get("/scim/v2/Bulk", headers=auth(token))
+    unknown = client.get("/scim/v2/Devices", headers=auth(token))
     assert unknown.status_code == 404
     assert unknown.headers["Content-Type"] == "application/scim+json"
     assert json_of(unknown) == {
@@ -157,11 +157,89 @@ def test_users_search_by_post(client: FlaskClient, token: str) -> None:
     assert got["totalResults"] == 1
     assert got["Resources"] == [
         {
-            "schemas": got["Resources"][0]["schemas"],
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "id": got["Resources"][0]["id"],
             "userName": "a@example.com",
         }
     ]
+
+
+SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+def test_search_request_nulls_mean_not_sent_and_numbers_may_be_whole_floats(
+    client: FlaskClient, token: str, resource: str
+) -> None:
+    client.post("/scim/v2/Users", data=BODY, headers=auth(token))
+    client.post("/scim/v2/Groups", json={"displayName": "Search"}, headers=auth(token))
+    body = {
+        "schemas": [SEARCH_URN],
+        "filter": None,
+        "count": 10.0,
+        "startIndex": None,
+        "attributes": None,
+        "excludedAttributes": ["meta"],
+    }
+    response = client.post(f"/scim/v2/{resource}/.search", json=body, headers=auth(token))
+    got = json_of(response)
+    assert response.status_code == 200, got
+    assert (got["totalResults"], got["startIndex"], got["itemsPerPage"]) == (1, 1, 1)
+    assert "meta" not in got["Resources"][0]
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            {"count": True},
+            "count must be a string, a whole number or a list of strings, got True.",
+        ),
+        (
+            {"startIndex": 1.5},
+            "startIndex must be a string, a whole number or a list of strings, got 1.5.",
+        ),
+        (
+            {"filter": {"userName": "a"}},
+            "filter must be a string, a whole number or a list of strings, got {'userName': 'a'}.",
+        ),
+        ({"attributes": ["userName", 5]}, "attributes must be a list of attribute names."),
+    ],
+)
+def test_search_request_values_that_are_no_parameter_are_400(
+    client: FlaskClient, token: str, resource: str, body: dict[str, Any], detail: str
+) -> None:
+    response = client.post(f"/scim/v2/{resource}/.search", json=body, headers=auth(token))
+    assert json_of(response) == {
+        "schemas": [ERROR_URN],
+        "status": "400",
+        "scimType": "invalidValue",
+        "detail": detail,
+    }
+
+
+def test_groups_search_by_post(client: FlaskClient, token: str) -> None:
+    client.post("/scim/v2/Groups", json={"displayName": "Data Team"}, headers=auth(token))
+    client.post("/scim/v2/Groups", json={"displayName": "Other"}, headers=auth(token))
+    response = client.post(
+        "/scim/v2/Groups/.search",
+        json={
+            "schemas": [SEARCH_URN],
+            "filter": 'displayName eq "data team"',
+            "attributes": ["displayName"],
+            "count": 5,
+        },
+        headers=auth(token),
+    )
+    got = json_of(response)
+    assert got["totalResults"] == 1
+    resource = got["Resources"][0]
+    assert resource == {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "id": resource["id"],
+        "displayName": "Data Team",
+    }
 
 
 def test_an_unexpected_failure_is_a_500_with_a_request_id_and_no_trace(

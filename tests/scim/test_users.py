@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from heap.extensions import db
 from heap.models import Account, AuditEvent, ScimIdentity, TeamMembership, User
+from scim.constants import MAX_COUNT
 from tests.conftest import json_of
 from tests.factories import (
     AccountFactory,
@@ -362,8 +364,23 @@ def test_list_pages_in_a_stable_order_with_integer_counts(idp: Idp) -> None:
 
 
 def test_page_size_is_capped_at_the_documented_maximum(idp: Idp) -> None:
+    analyst = role(idp.account, "Analyst")
+    total = MAX_COUNT + 7
+    for n in range(total):  # one commit: the factories would commit once per user
+        user = User(account=idp.account, email=f"bulk{n:04}@example.com", role=analyst)
+        user.scim_identity = ScimIdentity(account_id=idp.account.id, user_name=user.email)
+        db.session.add(user)
+    db.session.commit()
     got = json_of(idp.call("GET", "/Users", query_string={"count": 100000}))
-    assert got == listing([], total=0)  # accepted, not an error; MAX_COUNT is in discovery
+    # Accepted, not an error; MAX_COUNT is advertised in discovery as filter.maxResults.
+    assert (got["totalResults"], got["startIndex"], got["itemsPerPage"]) == (total, 1, MAX_COUNT)
+    assert len(got["Resources"]) == MAX_COUNT
+    rest = json_of(
+        idp.call("GET", "/Users", query_string={"count": 100000, "startIndex": MAX_COUNT + 1})
+    )
+    assert (rest["totalResults"], rest["itemsPerPage"]) == (total, 7)
+    emails = [r["userName"] for r in got["Resources"] + rest["Resources"]]
+    assert emails == [f"bulk{n:04}@example.com" for n in range(total)]
 
 
 @pytest.mark.parametrize(
@@ -433,14 +450,23 @@ def test_attributes_and_excluded_attributes(idp: Idp) -> None:
     only = json_of(
         idp.call("GET", "/Users", query_string={"attributes": "userName,name.givenName"})
     )
+    # `schemas` lists only the extensions whose object is in the response (RFC 7643 §3).
     assert only["Resources"] == [
         {
-            "schemas": [USER_URN, HEAP_URN],
+            "schemas": [USER_URN],
             "id": created["id"],
             "userName": "test.user@okta.local",
             "name": {"givenName": "Test"},
         }
     ]
+    role_only = json_of(
+        idp.call("GET", f"/Users/{created['id']}", query_string={"attributes": HEAP_URN})
+    )
+    assert role_only == {
+        "schemas": [USER_URN, HEAP_URN],
+        "id": created["id"],
+        HEAP_URN: {"heapRole": "Analyst"},
+    }
     without = json_of(
         idp.call(
             "GET",
@@ -448,9 +474,14 @@ def test_attributes_and_excluded_attributes(idp: Idp) -> None:
             query_string={"excludedAttributes": f"emails,meta,{HEAP_URN}:heapRole"},
         )
     )
-    want = {k: v for k, v in created.items() if k not in ("emails", "meta")}
-    want[HEAP_URN] = {}
+    want = {k: v for k, v in created.items() if k not in ("emails", "meta", HEAP_URN)}
+    want["schemas"] = [USER_URN]
     assert without == want
+    no_extension = json_of(
+        idp.call("GET", "/Users", query_string={"excludedAttributes": HEAP_URN.upper()})
+    )
+    assert no_extension["Resources"][0]["schemas"] == [USER_URN]
+    assert HEAP_URN not in no_extension["Resources"][0]
 
 
 def test_teams_are_returned_as_read_only_groups(idp: Idp) -> None:
@@ -556,6 +587,52 @@ def test_username_change_to_an_address_another_user_holds_is_409(idp: Idp) -> No
     assert response.status_code == 409
     assert json_of(response)["scimType"] == "uniqueness"
     assert identity_of(created["id"]).user_name == "test.user@okta.local"
+
+
+def test_put_without_active_keeps_the_current_state(idp: Idp) -> None:
+    created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
+    body = {k: v for k, v in created.items() if k != "active"}
+    kept = json_of(idp.call("PUT", f"/Users/{created['id']}", body))
+    assert kept["active"] is True
+    idp.call("PATCH", f"/Users/{created['id']}", OKTA_DEACTIVATE)
+    # Not sent is not "true": a PUT of other attributes must not reactivate a tombstone.
+    still = json_of(idp.call("PUT", f"/Users/{created['id']}", {**body, "displayName": "New"}))
+    assert (still["active"], still["displayName"]) == (False, "New")
+    assert not identity_of(created["id"]).user.is_active
+    null = json_of(idp.call("PUT", f"/Users/{created['id']}", {**body, "active": None}))
+    assert null["active"] is False
+
+
+@pytest.mark.parametrize(("sent", "active"), [("TRUE", True), ("false", False), ("True", True)])
+def test_active_as_text_true_or_false_in_any_case(idp: Idp, sent: str, active: bool) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user(active=sent)))
+    assert created["active"] is active
+    again = json_of(idp.call("PUT", f"/Users/{created['id']}", {**created, "active": sent}))
+    assert again["active"] is active
+
+
+def test_post_without_active_creates_an_active_user(idp: Idp) -> None:
+    body = {k: v for k, v in OKTA_CREATE.items() if k != "active"}
+    created = json_of(idp.call("POST", "/Users", body))
+    assert created["active"] is True
+    assert identity_of(created["id"]).user.is_active
+
+
+@pytest.mark.parametrize("sent", ["yes", "1", "on", 1, 0, "", "no", {"value": True}])
+def test_active_that_is_not_true_or_false_is_400(idp: Idp, sent: Any) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user("kept@example.com")))
+    detail = f"active: must be true or false, not {sent!r}."
+    posted = idp.call("POST", "/Users", okta_user(active=sent))
+    assert json_of(posted) == error(400, detail, "invalidValue")
+    put = idp.call("PUT", f"/Users/{created['id']}", {**created, "active": sent})
+    assert json_of(put) == error(400, detail, "invalidValue")
+    operation = {"op": "replace", "path": "active", "value": sent}
+    patched = idp.call(
+        "PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": [operation]}
+    )
+    assert json_of(patched) == error(400, detail, "invalidValue")
+    assert identity_of(created["id"]).user.is_active
+    assert json_of(idp.call("GET", "/Users"))["totalResults"] == 1
 
 
 # ---- patch --------------------------------------------------------------------------------------
@@ -678,6 +755,167 @@ def test_patch_of_the_heap_role_in_the_extension(idp: Idp) -> None:
     assert got[HEAP_URN] == {"heapRole": "Consumer"}
 
 
+# Entra's app role shapes (idp-behaviour.md §2.1), bodies as Entra sends them.
+ENTRA_SINGLE_ROLE_POST: dict[str, Any] = {
+    "roles": [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Architect"}]
+}
+
+
+def entra_role_patch(*values: str, op: str = "Add") -> dict[str, Any]:
+    """SingleAppRoleAssignment's PATCH: each app role as stringified JSON in ``value``."""
+    app_roles = [
+        {
+            "value": json.dumps(
+                {"id": "06b07648-ecfe-589f-9d2f-6325724a46ee", "value": v, "displayName": v}
+            )
+        }
+        for v in values
+    ]
+    return {
+        "schemas": [PATCH_URN],
+        "Operations": [{"op": op, "path": "roles", "value": app_roles}],
+    }
+
+
+def test_entra_single_app_role_assignment_post_then_patch_with_stringified_json(
+    idp: Idp,
+) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user(**ENTRA_SINGLE_ROLE_POST)))
+    assert created[HEAP_URN] == {"heapRole": "Architect"}
+    got = json_of(idp.call("PATCH", f"/Users/{created['id']}", entra_role_patch("Admin")))
+    assert got[HEAP_URN] == {"heapRole": "Admin"}
+    assert role_name(identity_of(created["id"]).user) == "Admin"
+    # The exact body from the research notes: displayName differs from value, value wins.
+    body = {
+        "schemas": [PATCH_URN],
+        "Operations": [
+            {
+                "op": "Add",
+                "path": "roles",
+                "value": [
+                    {
+                        "value": '{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"Consumer",'
+                        '"displayName":"Heap consumer"}'
+                    }
+                ],
+            }
+        ],
+    }
+    again = json_of(idp.call("PATCH", f"/Users/{created['id']}", body))
+    assert again[HEAP_URN] == {"heapRole": "Consumer"}
+
+
+def test_entra_stringified_role_without_value_uses_its_display_name(idp: Idp) -> None:
+    created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
+    app_role = json.dumps({"id": "06b0", "displayName": "Architect"})
+    body = {
+        "schemas": [PATCH_URN],
+        "Operations": [{"op": "Add", "path": "roles", "value": [{"value": app_role}]}],
+    }
+    got = json_of(idp.call("PATCH", f"/Users/{created['id']}", body))
+    assert got[HEAP_URN] == {"heapRole": "Architect"}
+
+
+def test_entra_complex_assignment_with_one_non_primary_role_uses_it(idp: Idp) -> None:
+    # AppRoleAssignmentsComplex: every role primary "false", PATCH without `type`.
+    roles = [{"primary": "false", "type": "WindowsAzureActiveDirectoryRole", "value": "Consumer"}]
+    created = json_of(idp.call("POST", "/Users", okta_user(roles=roles)))
+    assert created[HEAP_URN] == {"heapRole": "Consumer"}
+    body = {
+        "schemas": [PATCH_URN],
+        "Operations": [
+            {"op": "Replace", "path": "roles", "value": [{"primary": "false", "value": "Admin"}]}
+        ],
+    }
+    got = json_of(idp.call("PATCH", f"/Users/{created['id']}", body))
+    assert got[HEAP_URN] == {"heapRole": "Admin"}
+
+
+MANY_ROLES = (
+    "roles: 2 roles were sent and none is primary, but a Heap user has one role. In the identity"
+    " provider, assign a single app role to the user, or mark one role primary (Entra: map"
+    ' roles[primary eq "True"].value).'
+)
+
+
+def test_entra_complex_assignment_with_several_roles_and_none_primary_is_400(idp: Idp) -> None:
+    roles = [
+        {"primary": "false", "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"},
+        {"primary": "false", "type": "WindowsAzureActiveDirectoryRole", "value": "Consumer"},
+    ]
+    refused = idp.call("POST", "/Users", okta_user(roles=roles))
+    assert json_of(refused) == error(400, MANY_ROLES, "invalidValue")
+    assert json_of(idp.call("GET", "/Users"))["totalResults"] == 0
+    created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
+    patch = {
+        "schemas": [PATCH_URN],
+        "Operations": [{"op": "Add", "path": "roles", "value": roles}],
+    }
+    response = idp.call("PATCH", f"/Users/{created['id']}", patch)
+    assert json_of(response) == error(400, MANY_ROLES, "invalidValue")
+    assert json_of(
+        idp.call("PATCH", f"/Users/{created['id']}", entra_role_patch("Admin", "Consumer"))
+    ) == error(400, MANY_ROLES, "invalidValue")
+    # One of them primary: that one.
+    roles[1]["primary"] = "True"
+    ok = json_of(idp.call("POST", "/Users", okta_user("two@example.com", roles=roles)))
+    assert ok[HEAP_URN] == {"heapRole": "Consumer"}
+
+
+# ---- malformed element values ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"emails": [{"value": 5}]}, "emails[0].value: must be a string, not 5."),
+        (
+            {"emails": [{"value": "a@example.com", "type": "work"}, {"value": ["x"]}]},
+            "emails[1].value: must be a string, not ['x'].",
+        ),
+        ({"roles": [{"primary": True, "value": 5}]}, "roles[0].value: must be a string, not 5."),
+    ],
+)
+def test_email_and_role_values_must_be_strings(
+    idp: Idp, changes: dict[str, Any], detail: str
+) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user("kept@example.com")))
+    posted = idp.call("POST", "/Users", okta_user(**changes))
+    assert json_of(posted) == error(400, detail, "invalidValue")
+    put = idp.call("PUT", f"/Users/{created['id']}", {**created, **changes})
+    assert json_of(put) == error(400, detail, "invalidValue")
+    assert json_of(idp.call("GET", f"/Users/{created['id']}")) == created
+
+
+@pytest.mark.parametrize(
+    ("operation", "detail"),
+    [
+        (
+            {"op": "replace", "path": 'emails[type eq "work"].value', "value": 5},
+            "emails[0].value: must be a string, not 5.",
+        ),
+        (
+            {"op": "add", "path": "emails", "value": [{"value": 5, "type": "home"}]},
+            "emails[1].value: must be a string, not 5.",
+        ),
+        (
+            {"op": "Replace", "path": 'roles[primary eq "True"].value', "value": 5},
+            "roles[0].value: must be a string, not 5.",
+        ),
+    ],
+)
+def test_patched_email_and_role_values_must_be_strings(
+    idp: Idp, operation: dict[str, Any], detail: str
+) -> None:
+    created = json_of(idp.call("POST", "/Users", okta_user(**ENTRA_SINGLE_ROLE_POST)))
+    response = idp.call(
+        "PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": [operation]}
+    )
+    assert json_of(response) == error(400, detail, "invalidValue")
+    assert json_of(idp.call("GET", f"/Users/{created['id']}")) == created
+    assert role_name(identity_of(created["id"]).user) == "Architect"
+
+
 def test_patch_of_other_attributes_keeps_a_role_changed_in_heap(idp: Idp) -> None:
     created = json_of(idp.call("POST", "/Users", okta_user(heapRole="Architect")))
     user = identity_of(created["id"]).user
@@ -733,6 +971,52 @@ def test_malformed_patches_are_400_with_their_scim_type(
     created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
     response = idp.call("PATCH", f"/Users/{created['id']}", body)
     assert (response.status_code, json_of(response)) == (400, want)
+
+
+SUPPORTED = f"supported: {USER_URN}, {ENTERPRISE_URN}, {HEAP_URN}"
+
+
+@pytest.mark.parametrize(
+    ("operation", "urn"),
+    [
+        ({"op": "add", "path": "urn:foo:bar", "value": 1}, "urn:foo"),
+        ({"op": "remove", "path": "urn:foo:2.0:User:x"}, "urn:foo:2.0:User"),
+        ({"op": "replace", "value": {"urn:foo:bar": 1}}, "urn:foo"),
+        ({"op": "add", "value": {"urn:foo:2.0:User": {"x": 1}}}, "urn:foo:2.0:User"),
+        (
+            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:Custom:2.0:User:x"}
+            | {"value": "y"},
+            "urn:ietf:params:scim:schemas:extension:Custom:2.0:User",
+        ),
+    ],
+)
+def test_patch_under_an_unknown_schema_urn_is_400_invalid_path(
+    idp: Idp, operation: dict[str, Any], urn: str
+) -> None:
+    created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
+    response = idp.call(
+        "PATCH", f"/Users/{created['id']}", {"schemas": [PATCH_URN], "Operations": [operation]}
+    )
+    detail = f"Invalid PATCH: operation 1: {urn} is not a schema this server supports; {SUPPORTED}."
+    assert json_of(response) == error(400, detail, "invalidPath")
+    assert json_of(idp.call("GET", f"/Users/{created['id']}")) == created
+
+
+def test_unknown_schema_urns_in_the_schemas_list_are_ignored_but_their_objects_refused(
+    idp: Idp,
+) -> None:
+    custom = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"
+    listed = okta_user(schemas=[USER_URN, ENTERPRISE_URN, custom])
+    created = json_of(idp.call("POST", "/Users", listed))
+    assert created["schemas"] == [USER_URN, HEAP_URN]
+    sent = okta_user("other@example.com", **{custom: {"costCode": "7"}})
+    refused = idp.call("POST", "/Users", sent)
+    detail = f"{custom} is not a schema this server supports; {SUPPORTED}."
+    assert json_of(refused) == error(400, detail, "invalidValue")
+    put = idp.call("PUT", f"/Users/{created['id']}", {**created, "urn:foo:bar": 1})
+    detail = f"urn:foo:bar is not a schema this server supports; {SUPPORTED}."
+    assert json_of(put) == error(400, detail, "invalidValue")
+    assert json_of(idp.call("GET", "/Users"))["Resources"] == [created]
 
 
 def test_entra_validator_empty_patch_is_a_no_op(idp: Idp) -> None:
