@@ -44,11 +44,6 @@ class DocumentSchema:
     def canonical_urn(self, urn: str) -> str | None:
         return next((u for u in self.extensions if u.lower() == urn.lower()), None)
 
-    def unsupported_urn(self, urn: str) -> str:
-        """Why ``urn`` is refused: what an admin mapped an attribute to, and what would work."""
-        supported = ", ".join((self.core_urn, *self.extensions))
-        return f"{urn} is not a schema this server supports; supported: {supported}"
-
     def canonical(self, scope: str | None, name: str, parent: str | None = None) -> str | None:
         dotted = name if parent is None else f"{parent}.{name}"
         found = self._names.get(((scope or "").lower(), dotted.lower()))
@@ -126,11 +121,9 @@ def _apply(doc: dict[str, Any], op: PatchOperation, schema: DocumentSchema) -> N
     container = doc
     if attr.urn is not None and attr.urn_key != schema.core_urn.lower():
         # Extension attributes live under their URN: doc["urn:...:enterprise:2.0:User"][attr].
-        scope = schema.canonical_urn(attr.urn)
-        if scope is None:
-            # Kept, it would be listed in `schemas` forever after: refuse what nobody can read.
-            where = f"operation {op.index}"
-            raise PatchError(f"{where}: {schema.unsupported_urn(attr.urn)}", "invalidPath")
+        # An extension Heap doesn't model (Entra's "CustomExtensionName" attributes) is kept as
+        # sent, like any unmodelled attribute, so the IdP reads back what it wrote.
+        scope = schema.canonical_urn(attr.urn) or attr.urn
         urn_key = _key(doc, attr.urn, scope)
         if not isinstance(doc.get(urn_key), dict):
             if op.op == "remove":

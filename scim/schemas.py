@@ -245,7 +245,6 @@ class UserSchema(Schema):
         if remaining_name:
             extra["name"] = remaining_name
         for key, value in list(extra.items()):
-            _check_urn(key)
             if key.lower().startswith("urn:") and isinstance(value, Mapping):
                 extra[key] = _extension(key, value)
                 if not extra[key]:
@@ -265,21 +264,6 @@ class UserSchema(Schema):
             heap_role=_heap_role(data),
             extra=extra,
         )
-
-
-_USER_URNS = tuple(urn.lower() for urn in (USER_URN, ENTERPRISE_USER_URN, HEAP_USER_URN))
-
-
-def _check_urn(key: str) -> None:
-    """An extension object (or URN-qualified attribute) under a schema Heap doesn't know would be
-    kept and listed in ``schemas`` forever after; refused, as a PATCH of it is. The ``schemas``
-    list itself may name any URN (Entra lists its extensions): it is not stored."""
-    lowered = key.lower()
-    if not lowered.startswith("urn:"):
-        return
-    if any(lowered == urn or lowered.startswith(urn + ":") for urn in _USER_URNS):
-        return
-    raise ScimError(400, USER_SCHEMA.unsupported_urn(key) + ".", "invalidValue")
 
 
 def _heap_role(data: Mapping[str, Any]) -> str | None:
