@@ -70,46 +70,37 @@ class IdpProfile:
 
 
 def email_for(profile: IdpProfile) -> str:
-    """The Heap login email: ``userName`` when it is one, else the primary, work or any address.
+    """The Heap login email: ``userName`` when it is one, else the address the IdP sent.
 
     Okta with "Application username format: Email" sends the email as ``userName``; Entra often
     sends a UPN or object id there and the address in ``emails``.
     """
     if lifecycle.is_email(profile.user_name):
         return profile.user_name
-    # Primary first, then work; then any address, as a client that types its only email "home"
-    # or "other" still names the person (generic SCIM clients do; Okta and Entra mark primary).
-    candidates = [
-        *(e for e in profile.emails if e.primary),
-        *(e for e in profile.emails if (e.type or "").lower() == "work"),
-        *profile.emails,
-    ]
-    for address in candidates:
-        if lifecycle.is_email(address.value):
-            return address.value
-    raise Invalid(
-        f"userName {profile.user_name!r} is not an email address and no email was sent. Heap "
-        "signs people in by email: in Okta, set the Heap app's Application username format to "
-        "Email (Sign On tab), or send a primary email.",
-        field="userName",
-    )
+    email = sent_email(profile)
+    if email is None:
+        raise Invalid(
+            f"userName {profile.user_name!r} is not an email address and no email was sent. Heap "
+            "signs people in by email: in Okta, set the Heap app's Application username format "
+            "to Email (Sign On tab), or send a primary email.",
+            field="userName",
+        )
+    return email
 
 
 def sent_email(profile: IdpProfile) -> str | None:
-    """The address the IdP sent for the person: primary, else work, else any (if any is one).
+    """The address the IdP sent for the person: primary, else work, else any that is one.
 
-    Kept on the identity so that an ``emails`` filter finds the user by it even when the Heap
-    login email is the ``userName`` (Entra sending an email-shaped UPN and a different mail).
+    Any: a client that types its only email "home" or "other" still names the person (generic
+    SCIM clients do; Okta and Entra mark primary). Kept on the identity too, so an ``emails``
+    filter finds the user by it even when the login email is an email-shaped UPN ``userName``.
     """
     candidates = [
         *(e for e in profile.emails if e.primary),
         *(e for e in profile.emails if (e.type or "").lower() == "work"),
         *profile.emails,
     ]
-    for address in candidates:
-        if lifecycle.is_email(address.value):
-            return address.value
-    return None
+    return next((e.value for e in candidates if lifecycle.is_email(e.value)), None)
 
 
 def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
