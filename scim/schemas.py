@@ -327,16 +327,9 @@ def _role_name(value: Any) -> str | None:
 
 def heap_role_from(document: Mapping[str, Any], source: PatchOperation) -> str | None:
     """The Heap role one PATCH operation speaks of: ``roles`` (Entra), the Heap extension's
-    ``heapRole``, or the top-level ``heapRole`` (Okta), read from the patched ``document``.
-
-    A whole ``roles`` add or replace is read from the elements it sent: an ``Add`` keeps the
-    roles already there, but the one just sent is the IdP's word."""
+    ``heapRole``, or the top-level ``heapRole`` (Okta), read from the patched ``document``."""
     attr = source.path.attr
     if attr.attr_key == "roles":
-        whole = source.path.value_filter is None and attr.sub_attr is None
-        if whole and source.op != "remove" and source.value is not None:
-            sent = source.value if isinstance(source.value, list) else [source.value]
-            return role_of(sent)
         return role_of(lookup(document, "roles"))
     if attr.urn is not None:
         extension = lookup(document, HEAP_USER_URN)

@@ -183,9 +183,24 @@ def _dump(identities: Sequence[ScimIdentity], projection: Projection) -> list[di
     return [projection.apply(dump_user(i, teams=teams.get(i.user_id, ()))) for i in identities]
 
 
+def _one_role_list(operation: PatchOperation) -> PatchOperation:
+    """A whole ``roles`` add replaces the list: Heap holds one role.
+
+    Entra adds each new app role as stringified JSON and removes roles by a value that never
+    matches the element it first POSTed; appended, an old primary role would stay in the list
+    and win again at the next ``remove`` (a role the IdP took away, granted back).
+    """
+    path = operation.path
+    whole_roles = path.attr.attr_key == "roles" and path.value_filter is None
+    if operation.op == "add" and whole_roles and path.attr.sub_attr is None:
+        return replace(operation, op="replace")
+    return operation
+
+
 def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpProfile:
     # Without stand-in names, so a PATCH of other attributes never stores them.
     document = dump_user(identity, fallback_names=False)
+    operations = [_one_role_list(op) for op in operations]
     patched = apply_to_document(document, operations, schema=USER_SCHEMA)
     profile = load_user(patched)
     spoken = [op for op in operations if op.path.attr.attr_key in _ROLE_ATTRIBUTES]

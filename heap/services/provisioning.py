@@ -133,9 +133,9 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
                 field="userName",
             )
         active = profile.active is not False
-        if active:
-            # A tombstone holds no email: only an active user needs it free.
-            _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
+        # Checked for an inactive profile too: a second identity for a person Heap already has
+        # would only fail later, at activation, with a less useful answer.
+        _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)

@@ -777,6 +777,38 @@ def entra_role_patch(*values: str, op: str = "Add") -> dict[str, Any]:
     }
 
 
+def test_an_entra_role_removal_never_grants_back_an_earlier_role(idp: Idp) -> None:
+    """Entra removes app roles by their JSON string, which never matches the element it first
+    POSTed: were adds appended, the POSTed primary role would win again at the next remove."""
+    created = json_of(idp.call("POST", "/Users", okta_user(**ENTRA_SINGLE_ROLE_POST)))
+    assert created[HEAP_URN] == {"heapRole": "Architect"}
+    user_url = f"/Users/{created['id']}"
+    idp.call("PATCH", user_url, entra_role_patch("Analyst"))
+
+    got = json_of(idp.call("PATCH", user_url, entra_role_patch("Consumer", op="Remove")))
+
+    assert got[HEAP_URN] == {"heapRole": "Analyst"}
+    both = entra_role_patch("Consumer")
+    both["Operations"] += entra_role_patch("Architect", op="Remove")["Operations"]
+    assert json_of(idp.call("PATCH", user_url, both))[HEAP_URN] == {"heapRole": "Consumer"}
+    assert role_name(identity_of(created["id"]).user) == "Consumer"
+
+
+def test_an_inactive_post_for_a_teammate_heap_has_is_refused_up_front(idp: Idp) -> None:
+    existing = json_of(idp.call("POST", "/Users", okta_user("ada@example.com")))
+    entra = okta_user(
+        "ada-upn",
+        emails=[{"primary": True, "value": "ada@example.com", "type": "work"}],
+        active=False,
+    )
+
+    refused = json_of(idp.call("POST", "/Users", entra))
+
+    assert (refused["status"], refused["scimType"]) == ("409", "uniqueness")
+    assert existing["id"] in refused["detail"]
+    assert json_of(idp.call("GET", "/Users"))["totalResults"] == 1
+
+
 def test_entra_single_app_role_assignment_post_then_patch_with_stringified_json(
     idp: Idp,
 ) -> None:
