@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from heap.errors import EmailInOtherAccount, Invalid
+from heap.errors import AlreadyExists, EmailInOtherAccount, Invalid
 from heap.extensions import db
 from heap.models import Account, Plan, Role, ScimIdentity, Team, User, utcnow
 from heap.services import accounts, memberships, roles, scim, users
@@ -40,14 +40,16 @@ def test_provisioning_an_inactive_profile_creates_a_tombstone(app: Flask) -> Non
     assert role_name(reload(User, identity.user_id)) == "Architect"
 
 
-def test_an_inactive_profile_does_not_need_a_free_email(app: Flask) -> None:
+def test_an_inactive_profile_for_a_teammate_heap_has_is_refused(app: Flask) -> None:
+    """A second identity for the same person would only fail later, at activation."""
     account, _ = scim_account()
-    UserFactory.create(account=account, email="k@example.com")
+    holder = cast(User, UserFactory.create(account=account, email="k@example.com"))
     profile = IdpProfile(
         user_name="other-upn", emails=[EmailAddress("k@example.com")], active=False
     )
-    identity = users.provision(account=account, actor=idp_of(account), profile=profile)
-    assert reload(User, identity.user_id).is_active is False
+    with pytest.raises(AlreadyExists) as raised:
+        users.provision(account=account, actor=idp_of(account), profile=profile)
+    assert holder.scim_identity.id in raised.value.message
 
 
 def test_reposting_an_inactive_profile_onto_a_tombstone_keeps_it_deactivated(app: Flask) -> None:
