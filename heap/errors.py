@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     ROLE_IN_USE = "ROLE_IN_USE"
     ROLE_IS_SCIM_DEFAULT = "ROLE_IS_SCIM_DEFAULT"
     TOKEN_REVOKED = "TOKEN_REVOKED"
+    BUSY = "BUSY"
 
 
 class HeapError(Exception):
@@ -106,3 +107,9 @@ class RoleIsScimDefault(HeapError):
 
 class TokenRevoked(HeapError):
     code = ErrorCode.TOKEN_REVOKED
+
+
+class Busy(HeapError):
+    """Lost a lock to a concurrent change (a deadlock, a lock wait that ran out): retry."""
+
+    code = ErrorCode.BUSY

@@ -8,14 +8,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from heap.actors import Actor
-from heap.errors import AlreadyExists, HeapError
+from heap.errors import AlreadyExists, Busy, HeapError
 from heap.extensions import db
 from heap.models import Account, AuditEvent, AuditOutcome
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL SQLSTATEs of a lost lock: deadlock_detected, serialization_failure,
+# lock_not_available. SQLite says "database is locked" once busy_timeout runs out.
+_CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,24 @@ def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
         session.rollback()
         _record_refusal(attempt, error)
         raise
+    except OperationalError as error:
+        session.rollback()
+        if not _is_contention(error):
+            raise
+        # Nothing was applied; the same request succeeds once the other change has committed.
+        log.warning("lost a lock to a concurrent change: %s", error.orig)
+        raise Busy(
+            "Another change to the same records ran at the same moment. Retry the request."
+        ) from error
     except BaseException:
         session.rollback()
         raise
+
+
+def _is_contention(error: OperationalError) -> bool:
+    if getattr(error.orig, "sqlstate", None) in _CONTENTION_SQLSTATES:
+        return True
+    return "database is locked" in str(error.orig)
 
 
 def lock_account(account: Account) -> None:

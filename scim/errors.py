@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # code -> (HTTP status, scimType)
 _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.NOT_FOUND: (404, None),
+    ErrorCode.BUSY: (429, None),
     ErrorCode.INVALID: (400, "invalidValue"),
     ErrorCode.ALREADY_EXISTS: (409, "uniqueness"),
     ErrorCode.EMAIL_IN_OTHER_ACCOUNT: (409, "uniqueness"),
@@ -49,7 +50,11 @@ class ScimError(Exception):
 @bp.errorhandler(HeapError)
 def heap_error(error: HeapError) -> Response:
     status, scim_type = _STATUS.get(error.code, (400, "invalidValue"))
-    headers = {"WWW-Authenticate": 'Bearer realm="Heap SCIM"'} if status == 401 else None
+    headers = {
+        401: {"WWW-Authenticate": 'Bearer realm="Heap SCIM"'},
+        # Okta and Entra retry a 429 after Retry-After on their own; a lost lock is transient.
+        429: {"Retry-After": "1"},
+    }.get(status)
     return error_response(status, error.message, scim_type=scim_type, headers=headers)
 
 
