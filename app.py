@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import graph
+import ops
 import scim
 from heap import cli
 from heap.extensions import db, migrate
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    ops.init_app(app)
     scim.init_app(app)
     graph.init_app(app)
     cli.init_app(app)

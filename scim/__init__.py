@@ -11,6 +11,5 @@ def init_app(app: Flask) -> None:
     # Routes and handlers attach themselves to ``bp`` when their modules are imported.
     from scim import auth, discovery, errors, groups, users  # noqa: F401
 
-    auth.limiter.init_app(app)
     errors.init_app(app)
     app.register_blueprint(bp)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from flask import current_app, g, request
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from heap.errors import Unauthenticated
 from heap.services import scim as scim_settings
+from ops.limits import limiter
 from scim import bp
 
 
@@ -31,11 +31,7 @@ def _rate_limit_key() -> str:
     return "scim-addr:" + get_remote_address()
 
 
-# Headers off: Retry-After belongs on the 429 alone (scim/errors.py), not on every response.
-# Storage errors are swallowed (and logged by the limiter): Redis being away must not turn
-# provisioning into 5xx; the limit is a guard, not a correctness rule.
-limiter = Limiter(key_func=_rate_limit_key, headers_enabled=False, swallow_errors=True)
-limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]))(bp)
+limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]), key_func=_rate_limit_key)(bp)
 
 
 @bp.before_request

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Flask, Response, g, request
 from flask_limiter.errors import RateLimitExceeded
@@ -11,8 +10,8 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from heap.errors import ErrorCode, HeapError
+from ops.limits import retry_after_seconds
 from scim import bp
-from scim.auth import limiter
 from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
@@ -81,8 +80,7 @@ def validation_error(error: ValidationError) -> Response:
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(error: RateLimitExceeded) -> Response:
     # Okta reschedules the remaining work after Retry-After on its own; Entra backs off.
-    current = limiter.current_limit
-    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    retry_after = retry_after_seconds()
     return error_response(
         429,
         f"Too many requests for this SCIM token ({error.description}). "

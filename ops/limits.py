@@ -1,0 +1,23 @@
+"""One Flask-Limiter for the whole app, so both doors share one storage setting.
+
+``RATELIMIT_STORAGE_URI`` is ``memory://`` for one process and ``redis://...`` for several; each
+door attaches its own limits (and key functions) to its blueprint or view.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+# Headers off: Retry-After belongs on a 429 alone, not on every response. Storage errors are
+# swallowed (and logged by the limiter): Redis being away must not turn requests into 5xx; a
+# limit is a guard, not a correctness rule.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=False, swallow_errors=True)
+
+
+def retry_after_seconds(default: int = 60) -> int:
+    """Whole seconds until the limit that refused this request resets (at least 1)."""
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else default
