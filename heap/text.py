@@ -1,22 +1,48 @@
-"""Text as the database can hold it: PostgreSQL refuses NUL characters in text columns."""
+"""Text as every part of the stack can hold it.
+
+Two kinds of character are refused wherever text comes in:
+- NUL: PostgreSQL text columns can't store it (SQLite would, so the databases would disagree);
+- a lone UTF-16 surrogate (U+D800 to U+DFFF on its own): JSON's ``"\\ud800"`` escape decodes to
+  one, IdPs that cut strings in UTF-16 send them, and no UTF-8 encoder takes one: psycopg and
+  sqlite3 refuse the bind, PostgreSQL's JSON operators refuse the value, and a response body
+  holding one can't be encoded at all. A surrogate *pair* is decoded into one astral character
+  by ``json.loads``, so any surrogate code point left in a ``str`` is a lone one.
+"""
 
 from __future__ import annotations
+
+import re
 
 from heap.errors import Invalid
 
 NUL = "\x00"
+REPLACEMENT = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def has_nul(value: str) -> bool:
-    return NUL in value
+def storable(value: str) -> bool:
+    """Whether ``value`` holds neither a NUL nor a lone surrogate."""
+    return _UNSTORABLE.search(value) is None
 
 
-def refuse_nul(value: str, field: str) -> str:
-    """``value`` unchanged; ``Invalid`` naming ``field`` when it holds a NUL character.
+def require_storable(value: str, field: str) -> str:
+    """``value`` unchanged; ``Invalid`` naming ``field`` when the databases can't hold it.
 
-    PostgreSQL would answer such a value with an error (a 500), SQLite would store it: neither
-    database should see one, so every cleaner of text input calls this once.
+    Every cleaner of text input calls this once, so both doors and the CLI refuse the same text.
     """
-    if has_nul(value):
-        raise Invalid(f"{field} must not contain NUL characters.", field=field)
+    if not storable(value):
+        raise Invalid(
+            f"{field} contains a NUL character or an unpaired UTF-16 surrogate (a value cut in "
+            "the middle of a character); send it as valid Unicode text.",
+            field=field,
+        )
     return value
+
+
+def repaired(value: str) -> str:
+    """``value`` with each NUL and lone surrogate replaced by U+FFFD, the replacement character.
+
+    For output and for repairing rows stored before the doors refused such text: a response must
+    be encodable whatever one row holds.
+    """
+    return _UNSTORABLE.sub(REPLACEMENT, value)

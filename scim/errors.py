@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
 from flask_limiter.errors import RateLimitExceeded
@@ -12,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from heap.errors import ErrorCode, HeapError
 from ops.limits import retry_after_seconds
 from scim import bp
+from scim.constants import MAX_ERROR_PROBLEMS
 from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
@@ -128,18 +130,25 @@ def unexpected_error(error: Exception) -> Response:
     )
 
 
-def _flatten(messages: object, prefix: str = "") -> str:
-    """marshmallow's nested messages as one readable sentence per field."""
+def _flatten(messages: object) -> str:
+    """marshmallow's nested messages as one sentence per field: the first few, and a count of
+    the rest, so the body stays small however many values were wrong."""
+    problems = list(_problems(messages, ""))
+    shown = " ".join(problems[:MAX_ERROR_PROBLEMS])
+    more = len(problems) - MAX_ERROR_PROBLEMS
+    return f"{shown} ({more} more problems not shown.)" if more > 0 else shown
+
+
+def _problems(messages: object, prefix: str) -> Iterator[str]:
     if isinstance(messages, dict):
-        parts = [
-            _flatten(
-                value,
-                f"{prefix}{key}." if not isinstance(key, int) else f"{prefix.rstrip('.')}[{key}].",
-            )
-            for key, value in messages.items()
-        ]
-        return " ".join(parts)
-    if isinstance(messages, list):
+        for key, value in messages.items():
+            step = f"{prefix.rstrip('.')}[{key}]." if isinstance(key, int) else f"{prefix}{key}."
+            yield from _problems(value, step)
+    elif isinstance(messages, list) and all(not isinstance(m, dict | list) for m in messages):
         text = " ".join(str(message) for message in messages)
-        return f"{prefix.rstrip('.')}: {text}" if prefix else text
-    return f"{prefix.rstrip('.')}: {messages}" if prefix else str(messages)
+        yield f"{prefix.rstrip('.')}: {text}" if prefix else text
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from _problems(message, prefix)
+    else:
+        yield f"{prefix.rstrip('.')}: {messages}" if prefix else str(messages)

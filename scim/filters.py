@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from heap.text import storable
+
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 32  # parentheses, `not` and brackets together: bounds recursion everywhere below
 OPERATORS = frozenset({"eq", "ne", "co", "sw", "ew", "pr", "gt", "ge", "lt", "le"})
@@ -318,9 +320,13 @@ class _Parser:
             except ValueError as exc:
                 raise FilterError(f"invalid escape in the string {_at(tok.pos)}") from exc
             assert isinstance(text, str)
-        # PostgreSQL text can't hold NUL: refused here, for every door, before it reaches SQL.
-        if "\x00" in text:
-            raise FilterError("filter values can't contain NUL characters")
+        # No database compares a NUL or a lone surrogate (JSON's "\ud800" escape decodes to
+        # one): refused here, for every filter and PATCH path, before it reaches SQL.
+        if not storable(text):
+            raise FilterError(
+                f"the value {_at(tok.pos)} contains a NUL character or an unpaired UTF-16"
+                " surrogate; send valid Unicode text"
+            )
         if tok.kind == "str":
             return text
         word = tok.text.lower()

@@ -1,61 +1,80 @@
-"""A Groups PatchOp as membership commands, so a PATCH never needs the member list in memory.
+"""Groups requests as team changes (``heap.services.teams``): no PATCH reads the member list.
 
-The Groups door turns each command into one set-based service change (`heap.services.teams`), so a
-PATCH costs what it changes, not what the team holds. Pure module.
+The service runs each change as one set-based statement, so a request costs what it changes, not
+what the team holds. One parser reads every member list, whatever carries it (POST, PUT, PATCH
+add, remove and replace, Okta's and Entra's shapes): a list of ``{"value": "<id>"}`` objects, or a
+400 naming the bad entry, before anything is applied. Pure module.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from scim.constants import GROUP_URN
+from heap.services.teams import (
+    AddMembers,
+    Members,
+    RemoveAllMembers,
+    RemoveMembers,
+    Rename,
+    ReplaceMembers,
+    SetExternalId,
+    TeamChange,
+)
+from scim.constants import GROUP_URN, MAX_MEMBERS_PER_REQUEST
+from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.filters import Compare, Filter, Or
 from scim.patch import PatchError, PatchOperation
 from scim.patch_document import GROUP_SCHEMA
 
 
-@dataclass(frozen=True)
-class Rename:
-    display_name: str
+def member_ids(value: Any, where: str) -> tuple[str, ...]:
+    """The SCIM ids of ``[{"value": id, ...}, ...]``, in order, each once.
+
+    Okta's AIW PUT sends ``display: null`` and Entra ``$ref: null`` beside ``value``; both are
+    ignored. Anything else (not a list, an entry that is not an object with a string ``value``)
+    is refused: read leniently, ``[{"valu": id}]`` would add nobody and a ``replace`` would empty
+    the team. ``where`` names the list in the error (``members``, ``operation 2: members``).
+    """
+    if not isinstance(value, list):
+        raise ScimError(
+            400,
+            f'{where} must be a list of {{"value": "<user id>"}} objects, not {_shown(value)}.',
+            "invalidValue",
+        )
+    ids: list[str] = []
+    for index, item in enumerate(value):
+        member_id = lookup(item, "value") if isinstance(item, Mapping) else None
+        if not isinstance(member_id, str) or not member_id:
+            raise ScimError(
+                400,
+                f'{where}[{index}] must be an object {{"value": "<user id>"}} naming a user by '
+                f"its SCIM id, not {_shown(item)}. Nothing was changed.",
+                "invalidValue",
+            )
+        ids.append(member_id)
+    return tuple(dict.fromkeys(ids))
 
 
-@dataclass(frozen=True)
-class AddMembers:
-    ids: tuple[str, ...]
+def checked_count(ids: tuple[str, ...], so_far: int = 0) -> int:
+    """``so_far`` plus ``len(ids)``; a 400 once one request names more than the cap."""
+    total = so_far + len(ids)
+    if total > MAX_MEMBERS_PER_REQUEST:
+        raise ScimError(
+            400,
+            f"This request names {total:,} members or more; send at most "
+            f"{MAX_MEMBERS_PER_REQUEST:,} per request (PATCH the rest in further requests).",
+            "invalidValue",
+        )
+    return total
 
 
-@dataclass(frozen=True)
-class RemoveMembers:
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RemoveAllMembers:
-    pass
-
-
-@dataclass(frozen=True)
-class ReplaceMembers:
-    ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SetExternalId:
-    value: str | None
-
-
-GroupCommand = (
-    Rename | AddMembers | RemoveMembers | RemoveAllMembers | ReplaceMembers | SetExternalId
-)
-
-
-def _member_ids(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else [value]
-    ids = (lookup(i, "value") if isinstance(i, Mapping) else i for i in items)
-    return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))  # ordered, unique
+def _shown(value: Any) -> str:
+    # The bad value as sent, cut short: an error must not grow with the input.
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _filter_ids(filt: Filter) -> list[str] | None:
@@ -73,9 +92,10 @@ def _filter_ids(filt: Filter) -> list[str] | None:
     return None
 
 
-def group_commands(operations: list[PatchOperation]) -> list[GroupCommand]:
+def group_changes(operations: list[PatchOperation]) -> list[TeamChange]:
     """Translate a Groups PATCH; raises PatchError for paths a group doesn't have."""
-    commands: list[GroupCommand] = []
+    changes: list[TeamChange] = []
+    members_named = 0
     for op in operations:
         path, where = op.path, f"operation {op.index}"
         attr = path.attr
@@ -86,26 +106,30 @@ def group_commands(operations: list[PatchOperation]) -> list[GroupCommand]:
         if name == "displayname" and simple:
             if op.op == "remove" or not isinstance(op.value, str) or not op.value.strip():
                 raise PatchError(f"{where}: displayName must be a non-empty string", "invalidValue")
-            commands.append(Rename(op.value))  # Okta: no-path {"id","displayName"}; Entra: path
+            changes.append(Rename(op.value))  # Okta: no-path {"id","displayName"}; Entra: path
         elif name == "externalid" and simple:
             if op.value is not None and not isinstance(op.value, str):
                 raise PatchError(f"{where}: externalId must be a string", "invalidValue")
-            commands.append(SetExternalId(None if op.op == "remove" else op.value))
+            changes.append(SetExternalId(None if op.op == "remove" else op.value))
         elif name == "members" and (attr.sub_attr or path.sub_attr):
             raise PatchError(
                 f"{where}: send whole member objects, not sub-attributes", "invalidPath"
             )
         elif name == "members":
-            commands.extend(_member_command(op, where))
+            change, named = _member_change(op, where)
+            members_named = checked_count(named, members_named)
+            if change is not None:
+                changes.append(change)
         else:
             raise PatchError(
                 f"{where}: a group has no attribute {attr}; use displayName, externalId or members",
                 "invalidPath",
             )
-    return commands
+    return changes
 
 
-def _member_command(op: PatchOperation, where: str) -> list[GroupCommand]:
+def _member_change(op: PatchOperation, where: str) -> tuple[TeamChange | None, tuple[str, ...]]:
+    """The change one ``members`` operation asks for (None: nothing), and the ids it names."""
     if op.path.value_filter is not None:
         ids = _filter_ids(op.path.value_filter)
         if op.op != "remove" or ids is None:
@@ -113,13 +137,16 @@ def _member_command(op: PatchOperation, where: str) -> list[GroupCommand]:
                 f'{where}: only remove takes a filter on members, as members[value eq "id"]',
                 "invalidPath",
             )
-        return [RemoveMembers(tuple(dict.fromkeys(ids)))]  # Okta, Entra with aadOptscim062020
-    members = _member_ids(op.value)
+        named = tuple(dict.fromkeys(ids))  # Okta, and Entra with aadOptscim062020
+        return RemoveMembers(Members(scim_ids=named)), named
+    if op.op == "remove" and op.value is None:
+        return RemoveAllMembers(), ()  # RFC 7644 §3.5.2.2: no value removes every member
+    named = member_ids(op.value, f"{where}: members")
     if op.op == "replace":
-        return [ReplaceMembers(members)]
-    if op.op == "add":
-        return [AddMembers(members)] if members else []
-    if op.value is None:
-        return [RemoveAllMembers()]
-    # Entra's default: {"op":"Remove","path":"members","value":[{"value":"u1"}]} removes only u1.
-    return [RemoveMembers(members)] if members else []
+        # An explicit [] empties the team; a malformed list was refused above.
+        return ReplaceMembers(Members(scim_ids=named)), named
+    if not named:
+        return None, named
+    # add; or Entra's default remove: {"op":"Remove","path":"members","value":[{"value":"u1"}]}.
+    change = AddMembers if op.op == "add" else RemoveMembers
+    return change(Members(scim_ids=named)), named

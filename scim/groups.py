@@ -16,20 +16,12 @@ from sqlalchemy import literal
 from heap.models import ScimIdentity, Team
 from heap.services import teams
 from scim import bp
+from scim.body import request_json
 from scim.constants import GROUP_URN
 from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
-from scim.group_patch import (
-    AddMembers,
-    GroupCommand,
-    RemoveAllMembers,
-    RemoveMembers,
-    Rename,
-    ReplaceMembers,
-    SetExternalId,
-    group_commands,
-)
+from scim.group_patch import checked_count, group_changes, member_ids
 from scim.params import (
     Projection,
     filter_from,
@@ -39,7 +31,7 @@ from scim.params import (
 )
 from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
-from scim.schemas import location, meta, request_json
+from scim.schemas import location, meta
 
 _MEMBER_RESOLVE = mapping_resolver(
     {
@@ -107,7 +99,7 @@ def create_group() -> Response:
         actor=g.actor,
         name=_display_name(body),
         external_id=_external_id(body),
-        members=teams.Members(scim_ids=_member_ids(lookup(body, "members"))),
+        members=teams.Members(scim_ids=_members(body)),
     )
     url = location(_path(team))
     return scim_response(
@@ -123,7 +115,7 @@ def replace_group(group_id: str) -> Response:
     # An attribute left out of a PUT is not asserted (RFC 7644 §3.5.1 lets the server keep it):
     # a PUT without "members" must not wipe the team. "members": [] or null does empty it.
     if _has(body, "members"):
-        changes.append(teams.ReplaceMembers(_scim_members(_member_ids(lookup(body, "members")))))
+        changes.append(teams.ReplaceMembers(teams.Members(scim_ids=_members(body))))
     if _has(body, "externalId"):
         changes.append(teams.SetExternalId(_external_id(body)))
     team = teams.apply_changes(account=g.account, actor=g.actor, scim_id=group_id, changes=changes)
@@ -133,13 +125,8 @@ def replace_group(group_id: str) -> Response:
 @bp.patch("/Groups/<group_id>")
 def patch_group(group_id: str) -> Response:
     """Membership and name changes as Okta and Entra send them; 204 unless attributes are asked."""
-    commands = group_commands(parse_patch(_body(), schema_urns=(GROUP_URN,)))
-    team = teams.apply_changes(
-        account=g.account,
-        actor=g.actor,
-        scim_id=group_id,
-        changes=[_change(command) for command in commands],
-    )
+    changes = group_changes(parse_patch(_body(), schema_urns=(GROUP_URN,)))
+    team = teams.apply_changes(account=g.account, actor=g.actor, scim_id=group_id, changes=changes)
     if not _projection_asked():
         # Entra: "Returning a body with a list of all the members isn't advisable"; Okta takes 204.
         return scim_response(None, 204)
@@ -183,43 +170,12 @@ def _external_id(body: Mapping[str, Any]) -> str | None:
     return value
 
 
-def _member_ids(value: Any) -> tuple[str, ...]:
-    """Member SCIM ids from ``[{"value": id, "display": ...}]``; Okta's AIW PUT sends
-    ``display: null`` and Entra ``$ref: null``, both ignored."""
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ScimError(400, 'members must be a list of {"value": id} objects.', "invalidValue")
-    ids: list[str] = []
-    for item in value:
-        member_id = lookup(item, "value") if isinstance(item, Mapping) else None
-        if not isinstance(member_id, str) or not member_id:
-            raise ScimError(
-                400, "Each member must be an object whose value is a user id.", "invalidValue"
-            )
-        ids.append(member_id)
-    return tuple(dict.fromkeys(ids))
-
-
-def _scim_members(ids: Sequence[str]) -> teams.Members:
-    return teams.Members(scim_ids=tuple(ids))
-
-
-def _change(command: GroupCommand) -> teams.TeamChange:
-    match command:
-        case Rename(display_name=name):
-            return teams.Rename(name)
-        case AddMembers(ids=ids):
-            return teams.AddMembers(_scim_members(ids))
-        case RemoveMembers(ids=ids):
-            return teams.RemoveMembers(_scim_members(ids))
-        case RemoveAllMembers():
-            return teams.RemoveAllMembers()
-        case ReplaceMembers(ids=ids):
-            return teams.ReplaceMembers(_scim_members(ids))
-        case SetExternalId(value=value):
-            return teams.SetExternalId(value)
-    raise AssertionError(f"unhandled group command {command!r}")
+def _members(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The member ids of a POST or PUT body; ``"members": null`` (or none) names nobody."""
+    value = lookup(body, "members")
+    ids = () if value is None else member_ids(value, "members")
+    checked_count(ids)
+    return ids
 
 
 def _projection_asked() -> bool:

@@ -8,7 +8,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scim.constants import DEFAULT_COUNT, ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_COUNT
+from scim.constants import (
+    DEFAULT_COUNT,
+    ENTERPRISE_USER_URN,
+    HEAP_USER_URN,
+    MAX_ATTRIBUTE_PATHS,
+    MAX_COUNT,
+)
 from scim.errors import ScimError
 
 # Returned whatever ``attributes`` says (RFC 7643 §2.4 "returned: always", and the envelope).
@@ -194,7 +200,16 @@ def projection_from(args: Mapping[str, str], *, core_urn: str) -> Projection:
 def _paths(raw: str | None, core_urn: str) -> frozenset[str]:
     if not raw:
         return frozenset()
-    return frozenset(_normalise(path, core_urn) for path in _split(raw))
+    paths = frozenset(_normalise(path, core_urn) for path in _split(raw))
+    if len(paths) > MAX_ATTRIBUTE_PATHS:
+        # Each response attribute is compared with each path: the list must stay short.
+        raise ScimError(
+            400,
+            f"attributes and excludedAttributes take at most {MAX_ATTRIBUTE_PATHS} paths each;"
+            f" {len(paths)} were sent.",
+            "invalidValue",
+        )
+    return paths
 
 
 def _split(raw: str) -> Iterable[str]:

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from scim.constants import ENTERPRISE_USER_URN, GROUP_URN, HEAP_USER_URN, USER_URN
+from scim.constants import (
+    ENTERPRISE_USER_URN,
+    GROUP_URN,
+    HEAP_USER_URN,
+    MAX_MULTI_VALUES,
+    USER_URN,
+)
 from scim.filter_match import lookup, matches
 from scim.filters import And, Compare, Filter
 from scim.patch import PatchError, PatchOperation, normalise_element
@@ -34,6 +40,9 @@ class DocumentSchema:
     multi_valued: Collection[str] = ()
     extensions: Mapping[str, Collection[str]] = field(default_factory=dict)  # URN -> names
     read_only: Collection[str] = ("id", "meta", "schemas")  # core names, ignored silently
+    # The most values a list attribute may hold, checked as each operation applies: a PATCH can't
+    # grow a list (and the duplicate checks over it) without bound. None: no limit.
+    max_values: int | None = None
 
     @cached_property
     def _names(self) -> dict[tuple[str, str], str]:
@@ -81,6 +90,7 @@ USER_SCHEMA = DocumentSchema(
         HEAP_USER_URN: ("heapRole",),
     },
     read_only=("id", "meta", "schemas", "groups"),  # `groups` is readOnly (RFC 7643 §4.1.2)
+    max_values=MAX_MULTI_VALUES,
 )
 # fmt: on
 GROUP_SCHEMA = DocumentSchema(
@@ -133,6 +143,7 @@ def _apply(doc: dict[str, Any], op: PatchOperation, schema: DocumentSchema) -> N
     key = _key(container, attr.attr, schema.canonical(scope, attr.attr))
     if scope is None and key.lower() in {n.lower() for n in schema.read_only}:
         return  # Okta's no-path values carry `id`; read-only attributes are ignored
+    _check_size(op.value, key, op, schema)
     target = _Target(container, key, scope, schema, op, copy.deepcopy(op.value))
     if op.path.value_filter is not None:
         target.filtered(op.path.value_filter)
@@ -140,6 +151,16 @@ def _apply(doc: dict[str, Any], op: PatchOperation, schema: DocumentSchema) -> N
         target.sub(attr.sub_attr)
     else:
         target.whole()
+    _check_size(container.get(key), key, op, schema)
+
+
+def _check_size(value: Any, key: str, op: PatchOperation, schema: DocumentSchema) -> None:
+    if schema.max_values is not None and isinstance(value, list) and len(value) > schema.max_values:
+        raise PatchError(
+            f"operation {op.index}: {key} would hold {len(value)} values; a resource keeps at"
+            f" most {schema.max_values}",
+            "invalidValue",
+        )
 
 
 def _same(element: Any, other: Any) -> bool:

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Response
 
-from scim.constants import ERROR_URN, LIST_RESPONSE_URN, MEDIA_TYPE
+from heap.text import repaired
+from scim.constants import ERROR_URN, LIST_RESPONSE_URN, MAX_DETAIL, MEDIA_TYPE
 
 
 def scim_response(
@@ -18,7 +19,7 @@ def scim_response(
     location: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    payload = "" if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    payload = b"" if body is None else _encoded(body)
     response = Response(payload, status=status, mimetype=MEDIA_TYPE)
     if body is None:
         response.headers.pop("Content-Type", None)
@@ -27,6 +28,16 @@ def scim_response(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _encoded(body: Mapping[str, Any]) -> bytes:
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A row stored before the doors refused lone surrogates must not make the whole page
+        # (Okta's import of every user) fail: those characters go out as U+FFFD.
+        return repaired(text).encode("utf-8")
 
 
 def list_response(
@@ -53,5 +64,6 @@ def error_response(
     body: dict[str, Any] = {"schemas": [ERROR_URN], "status": str(status)}
     if scim_type:
         body["scimType"] = scim_type
-    body["detail"] = detail
+    # Details quote what was sent; however much that was, the error stays small.
+    body["detail"] = detail if len(detail) <= MAX_DETAIL else detail[: MAX_DETAIL - 1] + "…"
     return scim_response(body, status, headers=headers)

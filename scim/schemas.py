@@ -1,4 +1,4 @@
-"""Wire <-> plain data: request bodies, the User resource, and the ``meta`` every resource carries.
+"""Wire <-> plain data: the User resource and the ``meta`` every resource carries.
 
 Loading is lenient where Okta and Entra differ (attribute names in any case, ``"True"``/``"False"``
 strings, a bare manager id) and keeps every attribute Heap has no column for, so it round-trips.
@@ -8,70 +8,23 @@ Dumping emits what Heap holds, never ``password``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.validate import Length
 
 from heap.models import ScimIdentity, Team
 from heap.services.users import EmailAddress, IdpProfile
 from scim import bp
-from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, USER_URN
+from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES, USER_URN
 from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.patch import PatchOperation
 from scim.patch_document import USER_SCHEMA
-
-MAX_JSON_DEPTH = 64
-
-# ---- request bodies ---------------------------------------------------------------------------
-
-
-def request_json() -> Any:
-    """The request body as JSON, whatever the Content-Type says.
-
-    Okta sends ``application/scim+json; charset=utf-8``, its spec test ``application/json``; some
-    clients send none. Anything that parses is accepted; anything else is 400 invalidSyntax. JSON
-    that no database could store (NaN, NUL characters) or absurdly deep is refused here too.
-    """
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise ScimError(400, "The request has no body; send a JSON object.", "invalidSyntax")
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        raise ScimError(400, "The request body is not valid JSON.", "invalidSyntax") from None
-    _check_storable(body, 0)
-    return body
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _check_storable(value: Any, depth: int) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise ScimError(
-            400, f"The body nests deeper than {MAX_JSON_DEPTH} levels.", "invalidSyntax"
-        )
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ScimError(400, "Text values can't contain NUL characters.", "invalidValue")
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ScimError(400, "Numbers must be finite.", "invalidValue")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_storable(key, depth + 1)
-            _check_storable(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_storable(item, depth + 1)
-
 
 # ---- meta ---------------------------------------------------------------------------------------
 
@@ -367,6 +320,7 @@ def load_user(body: Any) -> IdpProfile:
     """A User body as an ``IdpProfile``; a body that is not an object is 400 invalidSyntax."""
     if not isinstance(body, Mapping):
         raise ScimError(400, "The body must be a JSON object (a User resource).", "invalidSyntax")
+    _check_multi_values(body)
     try:
         profile: IdpProfile = UserSchema().load(body)
     except ValidationError:
@@ -374,6 +328,25 @@ def load_user(body: Any) -> IdpProfile:
     except (TypeError, AttributeError):
         raise ScimError(400, "The User resource is malformed.", "invalidValue") from None
     return profile
+
+
+def _check_multi_values(body: Mapping[str, Any]) -> None:
+    """Every list attribute, in the core schema or an extension, holds few enough values.
+
+    Checked before marshmallow, which would otherwise validate (and report on) every one.
+    """
+    scopes = [body, *(v for k, v in body.items() if k.lower().startswith("urn:"))]
+    for scope in scopes:
+        if not isinstance(scope, Mapping):
+            continue
+        for key, value in scope.items():
+            if isinstance(value, list) and len(value) > MAX_MULTI_VALUES:
+                raise ScimError(
+                    400,
+                    f"{key[:60]} holds {len(value):,} values; a user keeps at most "
+                    f"{MAX_MULTI_VALUES} per attribute.",
+                    "invalidValue",
+                )
 
 
 # ---- Users: dump --------------------------------------------------------------------------------

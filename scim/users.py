@@ -14,6 +14,7 @@ from heap.models import Role, ScimIdentity, User
 from heap.services import users
 from heap.services.users import UNSET, IdpProfile
 from scim import bp
+from scim.body import request_json
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.errors import ScimError
 from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
@@ -32,7 +33,6 @@ from scim.schemas import (
     heap_role_from,
     load_user,
     location,
-    request_json,
     strip_fallback,
 )
 

@@ -10,7 +10,7 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import ADMIN_ROLE, Account, Plan
 from heap.services import audit, lifecycle, roles
-from heap.text import refuse_nul
+from heap.text import require_storable
 from heap.transaction import Attempt, unit_of_work
 
 MAX_ACCOUNT_NAME = 255
@@ -58,7 +58,7 @@ def create(
     With ``admin_email``, its first Admin is invited in the same transaction: if that is refused
     (not an address, a teammate of another organization), no account is left behind.
     """
-    name = " ".join(refuse_nul(name, "name").split())
+    name = " ".join(require_storable(name, "name").split())
     if not name or len(name) > MAX_ACCOUNT_NAME:
         raise Invalid(
             f"An account needs a name of 1 to {MAX_ACCOUNT_NAME} characters.", field="name"

@@ -27,7 +27,7 @@ from heap.models import (
     TeamMembership,
     User,
 )
-from heap.text import has_nul
+from heap.text import storable
 
 T = TypeVar("T")
 
@@ -99,8 +99,9 @@ def _user_conditions(account: Account, filters: UserFilter) -> list[ColumnElemen
     elif filters.status is UserStatus.DEACTIVATED:
         conditions.append(~User.is_active)
     term = (filters.search or "").strip().lower()
-    if has_nul(term):
-        # No stored text holds a NUL (the cleaners refuse it); PostgreSQL would refuse the query.
+    if not storable(term):
+        # No stored text holds a NUL or a lone surrogate (the cleaners refuse both), and
+        # PostgreSQL would refuse the query.
         conditions.append(false())
     elif term:
         # autoescape: a "%" or "_" typed into the search box matches itself, not everything.
@@ -145,7 +146,7 @@ def list_teams(
     limit = page_size(first)
     conditions: list[ColumnElement[bool]] = [Team.account_id == account.id]
     term = (search or "").strip().lower()
-    if has_nul(term):
+    if not storable(term):
         conditions.append(false())
     elif term:
         conditions.append(func.lower(Team.name).contains(term, autoescape=True))
@@ -226,7 +227,7 @@ def list_events(
     limit = page_size(first)
     conditions: list[ColumnElement[bool]] = [AuditEvent.account_id == account.id]
     term = (target or "").strip()
-    if has_nul(term):
+    if not storable(term):
         conditions.append(false())
     elif term:
         # Ids are matched as stored (ours are lowercase UUIDs and numbers), labels ignoring case:

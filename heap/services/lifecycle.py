@@ -17,7 +17,7 @@ from heap.errors import EmailInOtherAccount, Invalid
 from heap.extensions import db, execute_counting
 from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
 from heap.services import audit
-from heap.text import has_nul, refuse_nul
+from heap.text import require_storable, storable
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
 # IdP's business; Heap only needs to refuse values that are clearly not addresses.
@@ -30,7 +30,7 @@ FALLBACK_ROLE = "Analyst"
 
 
 def is_email(value: str) -> bool:
-    return len(value) <= MAX_EMAIL and not has_nul(value) and _EMAIL.match(value) is not None
+    return len(value) <= MAX_EMAIL and storable(value) and _EMAIL.match(value) is not None
 
 
 def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
@@ -113,7 +113,7 @@ def default_role(account: Account) -> Role:
 
 
 def clean_name(value: str, field_name: str) -> str:
-    value = refuse_nul(value, field_name).strip()
+    value = require_storable(value, field_name).strip()
     if len(value) > MAX_NAME:
         raise Invalid(f"{field_name} is longer than {MAX_NAME} characters.", field=field_name)
     return value

@@ -17,11 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from heap.extensions import db, execute_counting
 from heap.models import Account, ScimIdentity, Team, TeamMembership, User, utcnow
-from heap.text import NUL
+from heap.text import repaired, storable
 
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's limits.
 _CHUNK = 5000
-# No SCIM id is longer; a longer or NUL-bearing one names nobody and never reaches the database.
+# No SCIM id is longer; a longer or unstorable one names nobody and never reaches the database.
 _MAX_SCIM_ID = 36
 # What the audit log's target_id holds.
 _MAX_REF = 64
@@ -160,12 +160,12 @@ def _describe(
 
 def _plausible(scim_ids: Sequence[str]) -> list[str]:
     """The ids an identity could have: PostgreSQL refuses to even compare a NUL-bearing one."""
-    return [sid for sid in scim_ids if len(sid) <= _MAX_SCIM_ID and NUL not in sid]
+    return [sid for sid in scim_ids if len(sid) <= _MAX_SCIM_ID and storable(sid)]
 
 
 def _loggable(ref: str) -> str:
     """An unknown id as the audit log can hold it."""
-    return ref.replace(NUL, "\ufffd")[:_MAX_REF]
+    return repaired(ref)[:_MAX_REF]
 
 
 def _active_refs_queries(account: Account, members: Members) -> list[Select[Any, int]]:

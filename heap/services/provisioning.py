@@ -6,6 +6,7 @@ service module whoever changes them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,11 +18,15 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, User
 from heap.services import lifecycle, roles
-from heap.text import NUL, refuse_nul
+from heap.text import repaired, require_storable, storable
 from heap.transaction import Attempt, unit_of_work
 
 MAX_EXTERNAL_ID = 255
 MAX_SCIM_ID = 36
+# What Heap keeps as sent (nickName, title, phone numbers, the enterprise extension, custom
+# extensions), serialised. Entra writes at most 100 extension values of 256 characters to an
+# object and 15 on-premises extension attributes of 1,024; 64 KiB holds all of those with room.
+MAX_KEPT_ATTRIBUTES_BYTES = 64 * 1024
 
 _DEACTIVATED = (
     "Deactivated by the identity provider: sign-in, role, team memberships and seat removed; "
@@ -104,9 +109,9 @@ def sent_email(profile: IdpProfile) -> str | None:
 
 
 def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
-    # An id no identity could have (too long, NUL) is simply unknown; PostgreSQL would refuse
-    # to even compare a NUL-bearing string.
-    plausible = len(scim_id) <= MAX_SCIM_ID and "\x00" not in scim_id
+    # An id no identity could have (too long, unstorable text) is simply unknown; PostgreSQL
+    # would refuse to even compare a NUL-bearing string.
+    plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
     identity = db.session.get(ScimIdentity, scim_id) if plausible else None
     if identity is None or identity.account_id != account.id:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
@@ -250,8 +255,8 @@ def _label(profile: IdpProfile) -> str:
     try:
         return email_for(profile)
     except Invalid:
-        # The log must be writable whatever was sent: no NUL, no more than the column holds.
-        return profile.user_name.replace(NUL, "")[: lifecycle.MAX_EMAIL]
+        # The log must be writable whatever was sent: storable, no more than the column holds.
+        return repaired(profile.user_name)[: lifecycle.MAX_EMAIL]
 
 
 def _deactivate(account: Account, actor: Actor, user: User) -> None:
@@ -334,7 +339,7 @@ def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> N
     identity.user_name = _clean_user_name(profile.user_name)
     identity.external_id = _clean_external_id(profile.external_id)
     identity.idp_managed = True
-    identity.extra = dict(profile.extra)
+    identity.extra = _clean_kept_attributes(profile.extra)
     identity.email = sent_email(profile)
     user.email = email
     user.given_name = lifecycle.clean_name(profile.given_name, "name.givenName")
@@ -344,11 +349,22 @@ def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> N
     )
 
 
+def _clean_kept_attributes(extra: Mapping[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_KEPT_ATTRIBUTES_BYTES:
+        raise Invalid(
+            f"The attributes Heap keeps as sent (those it has no column for, custom extensions "
+            f"included) take {size:,} bytes for this user; at most {MAX_KEPT_ATTRIBUTES_BYTES:,} "
+            "are kept. Map fewer or shorter attributes to Heap in your identity provider."
+        )
+    return dict(extra)
+
+
 def _clean_role_value(value: str | None) -> str | None:
     # Okta sends "" once the admin clears the attribute; that means "back to the default role".
     if value is None:
         return None
-    value = refuse_nul(value, "heapRole").strip()
+    value = require_storable(value, "heapRole").strip()
     return value or None
 
 
@@ -368,7 +384,7 @@ def _idp_role(account: Account, value: str | None) -> Role:
 
 def _clean_external_id(value: str | None) -> str | None:
     if value is not None:
-        refuse_nul(value, "externalId")
+        require_storable(value, "externalId")
     if value is not None and len(value) > MAX_EXTERNAL_ID:
         raise Invalid(
             f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"
@@ -377,7 +393,7 @@ def _clean_external_id(value: str | None) -> str | None:
 
 
 def _clean_user_name(value: str) -> str:
-    refuse_nul(value, "userName")
+    require_storable(value, "userName")
     if not value.strip():
         raise Invalid("userName is required.", field="userName")
     if len(value) > lifecycle.MAX_EMAIL:

@@ -12,7 +12,7 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import ADMIN_ROLE, BUILTIN_ROLES, Account, Role, User
 from heap.services import audit
-from heap.text import refuse_nul
+from heap.text import require_storable
 from heap.transaction import Attempt, unit_of_work
 
 MAX_ROLE_NAME = 64
@@ -122,7 +122,7 @@ def delete(*, account: Account, actor: Actor, role_id: int) -> None:
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join(refuse_nul(name, "name").split())
+    name = " ".join(require_storable(name, "name").split())
     if not name:
         raise Invalid("A role needs a name.", field="name")
     if len(name) > MAX_ROLE_NAME:

@@ -19,13 +19,18 @@ from heap.extensions import db
 from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembership, utcnow
 from heap.services import audit, memberships
 from heap.services.memberships import Members as Members
-from heap.text import has_nul, refuse_nul
+from heap.services.memberships import Skipped
+from heap.text import require_storable, storable
 from heap.transaction import Attempt, unit_of_work
 
 MAX_TEAM_NAME = 255
 MAX_EXTERNAL_ID = 255
 MAX_SCIM_ID = 36
 _NO_MEMBERS: Final = Members()
+# Skipped members: this account's own (deactivated) users named one by one, up to this many per
+# request; for the rest, one event shows this many of their ids.
+MAX_NAMED_SKIPS = 100
+SKIPPED_IDS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,9 @@ def get(*, account: Account, team_id: int, field: str = "teamId") -> Team:
 
 
 def get_by_scim_id(*, account: Account, scim_id: str) -> Team:
-    # An id no team could have (too long, NUL) is simply unknown; PostgreSQL would refuse to
-    # even compare a NUL-bearing string.
-    plausible = len(scim_id) <= MAX_SCIM_ID and not has_nul(scim_id)
+    # An id no team could have (too long, unstorable text) is simply unknown; PostgreSQL would
+    # refuse to even compare a NUL-bearing string.
+    plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
     team = db.session.scalar(select(Team).where(Team.scim_id == scim_id)) if plausible else None
     if team is None or team.account_id != account.id:
         raise NotFound(f"No group with id {scim_id!r}.", field="id")
@@ -190,7 +195,9 @@ def create(
         db.session.flush()
         _record(account, actor, "team.create", team)
         if members:
-            _add(account, actor, team, members)
+            skipped: dict[str, Skipped] = {}
+            _add(account, actor, team, members, skipped)
+            _record_skipped(account, actor, team, skipped)
     return team
 
 
@@ -237,8 +244,10 @@ def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamCh
             team.scim_managed = True
             _record(account, actor, "team.link", team)
         touched = False
+        skipped: dict[str, Skipped] = {}
         for change in _coalesce(changes):
-            touched = _apply(account, actor, team, change) or touched
+            touched = _apply(account, actor, team, change, skipped) or touched
+        _record_skipped(account, actor, team, skipped)
         if touched:
             # meta.lastModified tells the IdP the membership moved; one UPDATE by primary key.
             team.updated_at = utcnow()
@@ -264,8 +273,10 @@ def _coalesce(changes: Sequence[TeamChange]) -> list[TeamChange]:
     return merged
 
 
-def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bool:
-    """Apply one change; whether the membership changed."""
+def _apply(
+    account: Account, actor: Actor, team: Team, change: TeamChange, skipped: dict[str, Skipped]
+) -> bool:
+    """Apply one change; whether the membership changed. Members not added go to ``skipped``."""
     match change:
         case Rename(name=name):
             name = _clean_name(name)
@@ -279,7 +290,7 @@ def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bo
             if external_id != team.external_id:
                 team.external_id = external_id
         case AddMembers(members=members):
-            return _add(account, actor, team, members)
+            return _add(account, actor, team, members, skipped)
         case RemoveMembers(members=members):
             removed = memberships.remove(account=account, team=team, members=members)
             return _record_removed(account, actor, team, removed)
@@ -289,30 +300,61 @@ def _apply(account: Account, actor: Actor, team: Team, change: TeamChange) -> bo
         case ReplaceMembers(members=members):
             removed = memberships.remove_all(account=account, team=team, keep=members)
             removed_any = _record_removed(account, actor, team, removed)
-            added_any = _add(account, actor, team, members)
+            added_any = _add(account, actor, team, members, skipped)
             return removed_any or added_any
     return False
 
 
-def _add(account: Account, actor: Actor, team: Team, members: Members) -> bool:
-    """Add the active users of this account among ``members``; audit the rest as skipped."""
+def _add(
+    account: Account, actor: Actor, team: Team, members: Members, skipped: dict[str, Skipped]
+) -> bool:
+    """Add the active users of this account among ``members``; the rest go to ``skipped``."""
     found = memberships.eligible(account=account, members=members)
-    for skipped in found.skipped:
+    skipped.update((skip.ref, skip) for skip in found.skipped)
+    added = memberships.add(account=account, team=team, user_ids=found.user_ids)
+    if added:
+        _record(account, actor, "team.add_members", team, details={"added": added})
+    return added > 0
+
+
+def _record_skipped(
+    account: Account, actor: Actor, team: Team, skipped: dict[str, Skipped]
+) -> None:
+    """Who a request named but was not added, in a bounded number of audit events.
+
+    This account's deactivated teammates get an event each, under their SCIM id and email, so
+    "why is ada@ not in the team?" finds it (up to ``MAX_NAMED_SKIPS`` per request). Every other
+    id (unknown, another organisation's) goes into one event with the count and the first few
+    ids: a push of 80,000 stale ids must not write 80,000 rows.
+    """
+    named = [skip for skip in skipped.values() if skip.email is not None][:MAX_NAMED_SKIPS]
+    for skip in named:
         audit.record(
             account_id=account.id,
             actor=actor,
             action="team.add_member",
             target_kind="user",
-            target_id=skipped.ref,
-            target_label=skipped.email,
+            target_id=skip.ref,
+            target_label=skip.email,
             outcome=AuditOutcome.SKIPPED,
             reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
             details={"team": team.scim_id},
         )
-    added = memberships.add(account=account, team=team, user_ids=found.user_ids)
-    if added:
-        _record(account, actor, "team.add_members", team, details={"added": added})
-    return added > 0
+    shown = {skip.ref for skip in named}
+    rest = sorted(ref for ref in skipped if ref not in shown)
+    if rest:
+        _record(
+            account,
+            actor,
+            "team.add_member",
+            team,
+            outcome=AuditOutcome.SKIPPED,
+            reason=(
+                f"{len(rest)} id(s) named no active user of this account and were not added to "
+                f"team {team.name!r}."
+            ),
+            details={"skipped": len(rest), "first": rest[:SKIPPED_IDS_SHOWN]},
+        )
 
 
 def _record_removed(account: Account, actor: Actor, team: Team, removed: int) -> bool:
@@ -322,7 +364,14 @@ def _record_removed(account: Account, actor: Actor, team: Team, removed: int) ->
 
 
 def _record(
-    account: Account, actor: Actor, action: str, team: Team, details: dict[str, Any] | None = None
+    account: Account,
+    actor: Actor,
+    action: str,
+    team: Team,
+    details: dict[str, Any] | None = None,
+    *,
+    outcome: AuditOutcome = AuditOutcome.APPLIED,
+    reason: str | None = None,
 ) -> None:
     audit.record(
         account_id=account.id,
@@ -331,12 +380,14 @@ def _record(
         target_kind="team",
         target_id=team.scim_id,
         target_label=team.name,
+        outcome=outcome,
+        reason=reason,
         details=details,
     )
 
 
 def _clean_name(name: str) -> str:
-    name = normalize_name(refuse_nul(name, "name"))
+    name = normalize_name(require_storable(name, "name"))
     if not name:
         raise Invalid("A team needs a name.", field="name")
     if len(name) > MAX_TEAM_NAME:
@@ -347,7 +398,7 @@ def _clean_name(name: str) -> str:
 def _clean_external_id(value: str | None) -> str | None:
     if value is None:
         return None
-    refuse_nul(value, "externalId")
+    require_storable(value, "externalId")
     if len(value) > MAX_EXTERNAL_ID:
         raise Invalid(
             f"externalId is longer than {MAX_EXTERNAL_ID} characters.", field="externalId"

@@ -289,17 +289,26 @@ def test_nul_characters_are_400_not_a_database_error(idp: Idp) -> None:
     )
 
     nul_filter = error(
-        400, "Invalid filter: filter values can't contain NUL characters.", "invalidFilter"
+        400,
+        "Invalid filter: the value at character 16 contains a NUL character or an unpaired"
+        " UTF-16 surrogate; send valid Unicode text.",
+        "invalidFilter",
     )
     assert json_of(escaped) == nul_filter
     assert json_of(raw) == nul_filter
-    nul_body = error(400, "Text values can't contain NUL characters.", "invalidValue")
-    assert json_of(created) == nul_body
-    assert json_of(added) == nul_body
+    unstorable = (
+        "the text contains a NUL character or an unpaired UTF-16 surrogate (a value cut in the"
+        " middle of a character). Send valid Unicode text."
+    )
+    assert json_of(created) == error(400, f"displayName: {unstorable}", "invalidValue")
+    assert json_of(added) == error(
+        400, f"Operations[0].value[0].value: {unstorable}", "invalidValue"
+    )
     assert json_of(removed) == error(
         400,
         "Invalid PATCH: operation 1: invalid path 'members[value eq \"a\\\\u0000\"]': "
-        "filter values can't contain NUL characters.",
+        "the value at character 18 contains a NUL character or an unpaired UTF-16 surrogate;"
+        " send valid Unicode text.",
         "invalidPath",
     )
     assert [
@@ -810,15 +819,23 @@ def test_unknown_deactivated_and_foreign_ids_are_skipped_and_audited(idp: Idp) -
     assert response.status_code == 204
     assert member_scim_ids(team) == {sid(alice)}
     skipped = audit(idp.account, "team.add_member")
-    assert sorted((e.target_id, e.outcome, e.reason) for e in skipped) == sorted(
+    # The deactivated teammate by name; the unknown and the foreign id in one event on the team.
+    assert [(e.target_id, e.target_label, e.outcome, e.reason, e.details) for e in skipped] == [
         (
-            ref,
+            sid(gone),
+            gone.email,
             "skipped",
             "Not added to team 'Rules': no active user with this id in this account.",
-        )
-        for ref in (unknown, sid(gone), sid(foreign))
-    )
-    assert {e.details["team"] for e in skipped if e.details} == {team.scim_id}
+            {"team": team.scim_id},
+        ),
+        (
+            team.scim_id,
+            "Rules",
+            "skipped",
+            "2 id(s) named no active user of this account and were not added to team 'Rules'.",
+            {"skipped": 2, "first": sorted([unknown, sid(foreign)])},
+        ),
+    ]
 
 
 def test_first_push_links_an_existing_team(idp: Idp) -> None:

@@ -53,7 +53,11 @@ def test_bodies_are_accepted_whatever_the_json_content_type(
         (b'{"userName": NaN}', "The request body is not valid JSON."),
         (b"\xff\xfe", "The request body is not valid JSON."),
         (b"[" * 100 + b"]" * 100, "The body nests deeper than 64 levels."),
-        (b'{"userName": "a\\u0000@example.com"}', "Text values can't contain NUL characters."),
+        (
+            b'{"userName": "a\\u0000@example.com"}',
+            "userName: the text contains a NUL character or an unpaired UTF-16 surrogate (a value"
+            " cut in the middle of a character). Send valid Unicode text.",
+        ),
     ],
 )
 def test_non_json_bodies_are_400_invalid_syntax(

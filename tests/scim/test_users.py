@@ -436,7 +436,11 @@ def test_filter_by_id(idp: Idp) -> None:
             "'userName' at character 10, found 'xx'.",
         ),
         ('userName eq "a', "Invalid filter: unterminated string starting at character 13."),
-        ('userName eq "\\u0000"', "Invalid filter: filter values can't contain NUL characters."),
+        (
+            'userName eq "\\u0000"',
+            "Invalid filter: the value at character 13 contains a NUL character or an unpaired"
+            " UTF-16 surrogate; send valid Unicode text.",
+        ),
     ],
 )
 def test_bad_filters_are_400_invalid_filter(idp: Idp, filter_text: str, detail: str) -> None:

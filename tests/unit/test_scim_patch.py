@@ -10,17 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim.filters import AttrPath, Compare, Or, PathExpr
-from scim.group_patch import (
+from heap.services.teams import (
     AddMembers,
-    GroupCommand,
+    Members,
     RemoveAllMembers,
     RemoveMembers,
     Rename,
     ReplaceMembers,
     SetExternalId,
-    group_commands,
+    TeamChange,
 )
+from scim.constants import MAX_MEMBERS_PER_REQUEST
+from scim.errors import ScimError
+from scim.filters import AttrPath, Compare, Or, PathExpr
+from scim.group_patch import group_changes
 from scim.patch import PatchError, PatchOperation, parse_patch
 from scim.patch_document import GROUP_SCHEMA, USER_SCHEMA, DocumentSchema, apply_to_document
 
@@ -539,9 +542,9 @@ def test_a_caller_schema_decides_casing_multi_valuedness_and_read_only() -> None
 
 
 # ---------------------------------------------------------------------------------------------
-# group_commands (Groups)
+# group_changes (Groups)
 
-GROUPS: list[tuple[str, list[dict[str, Any]], list[GroupCommand]]] = [
+GROUPS: list[tuple[str, list[dict[str, Any]], list[TeamChange]]] = [
     (
         "Okta rename, sent with every push: never touches members",
         [{"op": "replace", "value": {"id": "abf4dd94", "displayName": "Test SCIMv2"}}],
@@ -554,7 +557,10 @@ GROUPS: list[tuple[str, list[dict[str, Any]], list[GroupCommand]]] = [
             {"op": "remove", "path": 'members[value eq "89bb1940"]'},
             {"op": "add", "path": "members", "value": [{"value": "23a35c27", "display": "t@o"}]},
         ],
-        [RemoveMembers(("89bb1940",)), AddMembers(("23a35c27",))],
+        [
+            RemoveMembers(Members(scim_ids=("89bb1940",))),
+            AddMembers(Members(scim_ids=("23a35c27",))),
+        ],
     ),
     (
         "Okta full replace",
@@ -565,27 +571,27 @@ GROUPS: list[tuple[str, list[dict[str, Any]], list[GroupCommand]]] = [
                 "value": [{"value": "a", "display": "A"}, {"value": "b", "display": "B"}],
             }
         ],
-        [ReplaceMembers(("a", "b"))],
+        [ReplaceMembers(Members(scim_ids=("a", "b")))],
     ),
     (
         "Entra add",
         [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": "f648"}]}],
-        [AddMembers(("f648",))],
+        [AddMembers(Members(scim_ids=("f648",)))],
     ),
     (
         "Entra default removal form",
         [{"op": "Remove", "path": "members", "value": [{"value": "u1091"}]}],
-        [RemoveMembers(("u1091",))],
+        [RemoveMembers(Members(scim_ids=("u1091",)))],
     ),
     (
         "Entra aadOptscim062020 removal form",
         [{"op": "Remove", "path": 'members[value eq "u1091"]'}],
-        [RemoveMembers(("u1091",))],
+        [RemoveMembers(Members(scim_ids=("u1091",)))],
     ),
     (
         "several ids joined by or",
         [{"op": "remove", "path": 'members[value eq "a" or VALUE eq "b" or value eq "a"]'}],
-        [RemoveMembers(("a", "b"))],
+        [RemoveMembers(Members(scim_ids=("a", "b")))],
     ),
     (
         "remove members without a value removes all",
@@ -600,39 +606,36 @@ GROUPS: list[tuple[str, list[dict[str, Any]], list[GroupCommand]]] = [
     (
         "no-path add of members",
         [{"op": "add", "value": {"members": [{"value": "a"}]}}],
-        [AddMembers(("a",))],
+        [AddMembers(Members(scim_ids=("a",)))],
     ),
     (
         "no-path replace of members and name",
         [{"op": "replace", "value": {"displayName": "T", "members": [{"value": "a"}]}}],
-        [Rename("T"), ReplaceMembers(("a",))],
+        [Rename("T"), ReplaceMembers(Members(scim_ids=("a",)))],
     ),
     (
         "replace with an empty list empties the group",
         [{"op": "replace", "path": "members", "value": []}],
-        [ReplaceMembers(())],
+        [ReplaceMembers(Members(scim_ids=()))],
     ),
     (
-        "entries without a string value are ignored; ids are deduplicated",
+        "ids are deduplicated, value keys matched in any case, extra keys ignored",
         [
             {
                 "op": "add",
                 "path": "members",
                 "value": [
-                    {"display": "x"},
-                    {"value": "a"},
-                    {"value": 7},
-                    {"value": ""},
+                    {"value": "a", "display": None, "$ref": None},
                     {"VALUE": "a"},
-                    {"value": "b"},
+                    {"value": "b", "type": "User"},
                 ],
             }
         ],
-        [AddMembers(("a", "b"))],
+        [AddMembers(Members(scim_ids=("a", "b")))],
     ),
     (
-        "an add with no usable ids is no command",
-        [{"op": "add", "path": "members", "value": [{"display": "x"}]}],
+        "an empty add is no change",
+        [{"op": "add", "path": "members", "value": []}],
         [],
     ),
     (
@@ -663,10 +666,10 @@ GROUPS: list[tuple[str, list[dict[str, Any]], list[GroupCommand]]] = [
 
 
 @pytest.mark.parametrize(("case", "operations", "expected"), GROUPS, ids=[c[0] for c in GROUPS])
-def test_group_commands(
-    case: str, operations: list[dict[str, Any]], expected: list[GroupCommand]
+def test_group_changes(
+    case: str, operations: list[dict[str, Any]], expected: list[TeamChange]
 ) -> None:
-    assert group_commands(parse_patch(body(*operations))) == expected
+    assert group_changes(parse_patch(body(*operations))) == expected
 
 
 @pytest.mark.parametrize(
@@ -716,10 +719,76 @@ def test_group_commands(
         ),
     ],
 )
-def test_group_commands_refuse(operation: dict[str, Any], scim_type: str, detail: str) -> None:
+def test_group_changes_refuse(operation: dict[str, Any], scim_type: str, detail: str) -> None:
     with pytest.raises(PatchError) as caught:
-        group_commands(parse_patch(body(operation)))
+        group_changes(parse_patch(body(operation)))
     assert (caught.value.scim_type, caught.value.detail) == (scim_type, detail)
+
+
+MEMBER_SHAPE = 'must be an object {"value": "<user id>"} naming a user by its SCIM id, not'
+
+
+@pytest.mark.parametrize(
+    ("operation", "detail"),
+    [
+        (
+            {"op": "replace", "path": "members", "value": [{"value": 5}]},
+            f'operation 1: members[0] {MEMBER_SHAPE} {{"value": 5}}. Nothing was changed.',
+        ),
+        (
+            {"op": "add", "path": "members", "value": [{"value": "a"}, {"valu": "b"}]},
+            f'operation 1: members[1] {MEMBER_SHAPE} {{"valu": "b"}}. Nothing was changed.',
+        ),
+        (
+            {"op": "remove", "path": "members", "value": ["a"]},
+            f'operation 1: members[0] {MEMBER_SHAPE} "a". Nothing was changed.',
+        ),
+        (
+            {"op": "add", "path": "members", "value": [{"value": ""}]},
+            f'operation 1: members[0] {MEMBER_SHAPE} {{"value": ""}}. Nothing was changed.',
+        ),
+        (
+            {"op": "add", "path": "members", "value": {"value": "a"}},
+            'operation 1: members must be a list of {"value": "<user id>"} objects, not'
+            ' {"value": "a"}.',
+        ),
+        (
+            {"op": "replace", "path": "members", "value": None},
+            'operation 1: members must be a list of {"value": "<user id>"} objects, not null.',
+        ),
+        (
+            {"op": "add", "value": {"members": [{"value": "a"}, None]}},
+            f"operation 1: members[1] {MEMBER_SHAPE} null. Nothing was changed.",
+        ),
+        (
+            {"op": "add", "path": "members", "value": [{"value": "x" * 200}, 7]},
+            f"operation 1: members[1] {MEMBER_SHAPE} 7. Nothing was changed.",
+        ),
+    ],
+)
+def test_member_lists_are_strict(operation: dict[str, Any], detail: str) -> None:
+    """A malformed member list is a 400 naming the entry, never a silent no-op or an emptied
+    team (a replace read leniently would remove everyone)."""
+    with pytest.raises(ScimError) as caught:
+        group_changes(parse_patch(body(operation)))
+    assert (caught.value.status, caught.value.scim_type) == (400, "invalidValue")
+    assert caught.value.detail == detail
+
+
+def test_a_request_names_at_most_the_member_cap() -> None:
+    half = [{"value": f"u{i}"} for i in range(MAX_MEMBERS_PER_REQUEST // 2 + 1)]
+    operations = parse_patch(
+        body(
+            {"op": "add", "path": "members", "value": half},
+            {"op": "remove", "path": "members", "value": half},
+        )
+    )
+    with pytest.raises(ScimError) as caught:
+        group_changes(operations)
+    assert caught.value.detail.startswith(
+        f"This request names {MAX_MEMBERS_PER_REQUEST + 2:,} members or more; send at most"
+    )
+    assert len(group_changes(operations[:1])) == 1
 
 
 def test_group_patch_applies_to_a_group_document_too() -> None:
@@ -824,11 +893,11 @@ def test_patch_raises_only_patch_error(raw: Any, doc: Any) -> None:
     for run in (
         lambda: apply_to_document(document, operations, schema=USER_SCHEMA),
         lambda: apply_to_document(document, operations, schema=GROUP_SCHEMA),
-        lambda: group_commands(operations),
+        lambda: group_changes(operations),
     ):
         try:
             run()
-        except PatchError as exc:
+        except (PatchError, ScimError) as exc:
             assert exc.detail
     assert document == before
 
