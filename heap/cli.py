@@ -19,7 +19,7 @@ from heap import tokens
 from heap.actors import Operator
 from heap.errors import HeapError, NotFound
 from heap.models import Plan
-from heap.services import accounts, roles, scim, users
+from heap.services import accounts, repair, roles, scim, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,6 +32,7 @@ DEMO_DEFAULT_ROLE = "Analyst"
 accounts_cli = AppGroup("accounts", help="Create accounts and change their plan.")
 scim_cli = AppGroup("scim", help="Enable SCIM and manage SCIM tokens.")
 users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
+data_cli = AppGroup("data", help="Find and repair stored data.")
 
 
 def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
@@ -131,6 +132,17 @@ def viewer_token(email: str) -> None:
     click.echo(_viewer_token(email))
 
 
+@data_cli.command("repair-text")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+def repair_text(dry_run: bool) -> None:
+    """Replace lone UTF-16 surrogates and NULs stored in JSON columns with U+FFFD."""
+    for result in repair.repair_json_text(actor=OPERATOR, dry_run=dry_run):
+        verb = "would be repaired" if dry_run else "repaired"
+        click.echo(
+            f"{result.column}: {result.rows} row(s) in {len(result.account_ids)} account(s) {verb}"
+        )
+
+
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 @refusals_to_stderr
@@ -188,4 +200,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(scim_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(data_cli)
     app.cli.add_command(demo)
