@@ -1,97 +1,42 @@
 """Discovery (RFC 7644 §4): what this server supports, answered honestly.
 
 Okta doesn't call these; Entra reads /Schemas for gallery apps, and generic SCIM clients (and
-scim2-tester) build their models from them. The core and enterprise schemas are RFC 7643's, kept
-in ``discovery_schemas.json``; the Heap extension is defined here.
+scim2-tester) build their models from them. Schemas and resource types are generated from the
+attribute table (``scim.attributes``), the one description of every attribute the door serves.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from flask import Response, g, request
 
 from heap.services import roles
 from scim import bp
-from scim.constants import (
-    ENTERPRISE_USER_URN,
-    GROUP_URN,
-    HEAP_USER_URN,
-    MAX_COUNT,
-    RESOURCE_TYPE_URN,
-    SCHEMA_URN,
-    SERVICE_PROVIDER_CONFIG_URN,
-    USER_URN,
-)
+from scim.attributes import GROUPS, USERS, resource_type_document, schema_document
+from scim.attributes import schemas as attribute_schemas
+from scim.constants import MAX_COUNT, SERVICE_PROVIDER_CONFIG_URN, USER_URN
 from scim.errors import ScimError
 from scim.params import filter_from
 from scim.responses import list_response, scim_response
 from scim.schemas import location
 
-_RFC_SCHEMAS = Path(__file__).with_name("discovery_schemas.json")
 DOCS_URL = "https://help.heap.io/hc/en-us/articles/scim-provisioning-with-okta"
-
-_HEAP_EXTENSION_SCHEMA: dict[str, Any] = {
-    "schemas": [SCHEMA_URN],
-    "id": HEAP_USER_URN,
-    "name": "HeapUser",
-    "description": "Heap attributes of a user.",
-    "attributes": [
-        {
-            "name": "heapRole",
-            "type": "string",
-            "multiValued": False,
-            "description": (
-                "The user's Heap role: the exact name of a role of the Heap account (Admin, "
-                "Architect, Analyst, Consumer or a custom role). Empty means the account's SCIM "
-                "default role. Also accepted as a top-level attribute (Okta core namespace) and "
-                "as Entra's primary role. Read back, it is the user's current Heap role."
-            ),
-            "required": False,
-            "caseExact": True,
-            "mutability": "readWrite",
-            "returned": "default",
-            "uniqueness": "none",
-        }
-    ],
-}
 
 
 def _resource_types() -> list[dict[str, Any]]:
     return [
         {
-            "schemas": [RESOURCE_TYPE_URN],
-            "id": "User",
-            "name": "User",
-            "endpoint": "/Users",
-            "description": "A Heap teammate",
-            "schema": USER_URN,
-            "schemaExtensions": [
-                {"schema": ENTERPRISE_USER_URN, "required": False},
-                {"schema": HEAP_USER_URN, "required": False},
-            ],
-            "meta": {"resourceType": "ResourceType", "location": location("ResourceTypes/User")},
-        },
-        {
-            "schemas": [RESOURCE_TYPE_URN],
-            "id": "Group",
-            "name": "Group",
-            "endpoint": "/Groups",
-            "description": "A Heap team",
-            "schema": GROUP_URN,
-            "meta": {"resourceType": "ResourceType", "location": location("ResourceTypes/Group")},
-        },
+            **resource_type_document(resource),
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": location(f"ResourceTypes/{resource.name}"),
+            },
+        }
+        for resource in (USERS, GROUPS)
     ]
-
-
-@cache
-def _schema_documents() -> tuple[Mapping[str, Any], ...]:
-    rfc: list[dict[str, Any]] = json.loads(_RFC_SCHEMAS.read_text())
-    return tuple(rfc)
 
 
 def _with_role_names(schema: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
@@ -115,7 +60,7 @@ def _schemas() -> list[dict[str, Any]]:
             **_with_role_names(schema, names),
             "meta": {"resourceType": "Schema", "location": location(f"Schemas/{schema['id']}")},
         }
-        for schema in (*_schema_documents(), _HEAP_EXTENSION_SCHEMA)
+        for schema in (schema_document(each) for each in attribute_schemas())
     ]
 
 

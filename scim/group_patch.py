@@ -22,12 +22,12 @@ from heap.services.teams import (
     SetExternalId,
     TeamChange,
 )
+from scim.attributes import GROUP_DOCUMENT
 from scim.constants import GROUP_URN, MAX_MEMBERS_PER_REQUEST
 from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.filters import Compare, Filter, Or
 from scim.patch import PatchError, PatchOperation
-from scim.patch_document import GROUP_SCHEMA
 
 
 def member_ids(value: Any, where: str) -> tuple[str, ...]:
@@ -100,7 +100,7 @@ def group_changes(operations: list[PatchOperation]) -> list[TeamChange]:
         path, where = op.path, f"operation {op.index}"
         attr = path.attr
         name = attr.attr_key if attr.in_schema(GROUP_URN) else ""
-        if name in GROUP_SCHEMA.read_only:
+        if name in GROUP_DOCUMENT.read_only:
             continue  # Okta's rename value carries the group's `id`
         simple = path.value_filter is None and attr.sub_attr is None
         if name == "displayname" and simple:

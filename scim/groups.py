@@ -11,16 +11,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import literal
 
-from heap.models import ScimIdentity, Team
+from heap.models import Team
 from heap.services import teams
 from scim import bp
+from scim.attributes import GROUP_FILTERS
 from scim.body import request_json
 from scim.constants import GROUP_URN
 from scim.errors import ScimError
 from scim.filter_match import lookup
-from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
+from scim.filter_sql import condition
 from scim.group_patch import checked_count, group_changes, member_ids
 from scim.params import (
     Projection,
@@ -32,29 +32,6 @@ from scim.params import (
 from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
 from scim.schemas import location, meta
-
-_MEMBER_RESOLVE = mapping_resolver(
-    {
-        "value": Attribute(ScimIdentity.id.expression, case_exact=True),
-        "display": Attribute(ScimIdentity.user_name.expression),
-    }
-)
-_RESOLVE = mapping_resolver(
-    {
-        "id": Attribute(Team.scim_id.expression, case_exact=True),
-        "externalId": Attribute(Team.external_id.expression, case_exact=True),
-        # Group displayName is caseExact false (RFC 7643 §4.2): lower() on both sides, as the
-        # unique index on teams does. The value is normalised like a stored team name, so Okta's
-        # `displayName eq "Data  Team "` finds "Data Team" and links instead of creating a
-        # duplicate that the unique index would refuse.
-        "displayName": Attribute(Team.name.expression, normalise=teams.normalize_name),
-        "members": MultiValued(_MEMBER_RESOLVE, teams.has_member_where),
-        "meta.created": Attribute(Team.created_at.expression, kind="datetime"),
-        "meta.lastModified": Attribute(Team.updated_at.expression, kind="datetime"),
-        "meta.resourceType": Attribute(literal("Group")),
-    },
-    default_urns=(GROUP_URN,),
-)
 
 
 @bp.get("/Groups")
@@ -74,7 +51,7 @@ def _search(args: Mapping[str, str]) -> Response:
     projection = projection_from(args, core_urn=GROUP_URN)
     found = teams.page_teams(
         account=g.account,
-        where=condition(filter_from(args), _RESOLVE),
+        where=condition(filter_from(args), GROUP_FILTERS),
         offset=page.offset,
         limit=page.count,
     )

@@ -13,13 +13,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from scim.constants import (
-    ENTERPRISE_USER_URN,
-    GROUP_URN,
-    HEAP_USER_URN,
-    MAX_MULTI_VALUES,
-    USER_URN,
-)
 from scim.filter_match import lookup, matches
 from scim.filters import And, Compare, Filter
 from scim.patch import PatchError, PatchOperation, normalise_element
@@ -65,37 +58,6 @@ class DocumentSchema:
 
     def is_single_valued(self, scope: str | None, name: str) -> bool:
         return not self.is_multi_valued(scope, name) and self.canonical(scope, name) is not None
-
-
-# fmt: off
-USER_SCHEMA = DocumentSchema(
-    core_urn=USER_URN,
-    attributes=(
-        "userName", "externalId", "displayName", "nickName", "profileUrl", "title", "userType",
-        "preferredLanguage", "locale", "timezone", "active", "password", "heapRole", "name",
-        "name.formatted", "name.familyName", "name.givenName", "name.middleName",
-        "name.honorificPrefix", "name.honorificSuffix", "addresses.streetAddress",
-        "addresses.postalCode", "addresses.formatted", "addresses.locality", "addresses.region",
-        "addresses.country",
-    ),
-    multi_valued=(
-        "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements", "roles",
-        "x509Certificates",
-    ),
-    extensions={
-        ENTERPRISE_USER_URN: (
-            "employeeNumber", "costCenter", "organization", "division", "department", "manager",
-            "manager.value", "manager.displayName", "manager.$ref",
-        ),
-        HEAP_USER_URN: ("heapRole",),
-    },
-    read_only=("id", "meta", "schemas", "groups"),  # `groups` is readOnly (RFC 7643 §4.1.2)
-    max_values=MAX_MULTI_VALUES,
-)
-# fmt: on
-GROUP_SCHEMA = DocumentSchema(
-    core_urn=GROUP_URN, attributes=("displayName", "externalId"), multi_valued=("members",)
-)
 
 
 def apply_to_document(

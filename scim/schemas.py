@@ -20,11 +20,11 @@ from marshmallow.validate import Length
 from heap.models import ScimIdentity, Team
 from heap.services.users import EmailAddress, IdpProfile
 from scim import bp
+from scim.attributes import USER_NAMES
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES, USER_URN
 from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.patch import PatchOperation
-from scim.patch_document import USER_SCHEMA
 
 # ---- meta ---------------------------------------------------------------------------------------
 
@@ -53,21 +53,10 @@ def meta(
 # ---- Users: load --------------------------------------------------------------------------------
 
 # Attribute names are case-insensitive (RFC 7643 §2.1); inside Heap they take the schema's casing.
-_TOP_LEVEL = {
-    name.lower(): name
-    for name in (
-        *(a for a in USER_SCHEMA.attributes if "." not in a),
-        *USER_SCHEMA.multi_valued,
-        "schemas",
-        "id",
-        "meta",
-        ENTERPRISE_USER_URN,
-        HEAP_USER_URN,
-    )
-}
-# Read-only or never stored: `password` (Okta always sends one) is accepted and dropped.
-_DROPPED = ("schemas", "id", "meta", "password", "groups")
-_MODELLED = ("userName", "externalId", "displayName", "active", "heapRole", "name", HEAP_USER_URN)
+# What is modelled, kept as sent or dropped is the attribute table's word (scim.attributes).
+_MODELLED = USER_NAMES.modelled
+_DROPPED = USER_NAMES.dropped
+_NAME_COLUMNS = USER_NAMES.modelled_parts["name"]
 
 
 def _canonical_keys(data: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -183,7 +172,7 @@ class UserSchema(Schema):
     def canonical(self, data: Any, **kwargs: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        loaded = _canonical_keys(data, _TOP_LEVEL)
+        loaded = _canonical_keys(data, USER_NAMES.canonical)
         return {k: v for k, v in loaded.items() if k not in _DROPPED and k != "heap_extension"}
 
     @post_load
@@ -192,9 +181,7 @@ class UserSchema(Schema):
         emails = data.get("emails") or []
         extra = {k: v for k, v in data.items() if k not in (*_MODELLED, "heap_extension")}
         extra = {k: v for k, v in extra.items() if v is not None and v != []}
-        remaining_name = {
-            k: v for k, v in name.items() if k not in ("givenName", "familyName") and v is not None
-        }
+        remaining_name = {k: v for k, v in name.items() if k not in _NAME_COLUMNS and v is not None}
         if remaining_name:
             extra["name"] = remaining_name
         for key, value in list(extra.items()):

@@ -7,17 +7,16 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Response, g, request
-from sqlalchemy import ColumnElement, String, literal, or_
-from sqlalchemy.sql.visitors import replacement_traverse
 
-from heap.models import Role, ScimIdentity, User
+from heap.models import ScimIdentity
 from heap.services import users
 from heap.services.users import UNSET, IdpProfile
 from scim import bp
+from scim.attributes import USER_DOCUMENT, USER_FILTERS
 from scim.body import request_json
-from scim.constants import HEAP_USER_URN, USER_URN
+from scim.constants import USER_URN
 from scim.errors import ScimError
-from scim.filter_sql import Attribute, MultiValued, condition, mapping_resolver
+from scim.filter_sql import condition
 from scim.params import (
     Projection,
     filter_from,
@@ -26,7 +25,7 @@ from scim.params import (
     search_parameters,
 )
 from scim.patch import PatchOperation, parse_patch
-from scim.patch_document import USER_SCHEMA, apply_to_document
+from scim.patch_document import apply_to_document
 from scim.responses import list_response, scim_response
 from scim.schemas import (
     dump_user,
@@ -36,59 +35,6 @@ from scim.schemas import (
     strip_fallback,
 )
 
-_ROLE = Attribute(Role.name.expression, case_exact=True)  # a role must be named exactly
-
-
-def _also_sent_email(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The predicate on the Heap email, or the same predicate on the address the IdP sent.
-
-    Entra may send an email-shaped UPN as userName (then the Heap email) and another work
-    address; its uniqueness lookup by that address must still find the user.
-    """
-
-    def swap(element: Any, **_: Any) -> Any:
-        if getattr(element, "table", None) is User.__table__ and element.key == "email":
-            return ScimIdentity.email.expression
-        return None
-
-    no_options: dict[str, Any] = {}
-    return or_(predicate, replacement_traverse(predicate, no_options, swap))
-
-
-# A user's addresses are the Heap email and the address the IdP sent (usually the same):
-# `emails[type eq "work"].value eq "x"` (Entra's uniqueness lookup) and `emails.value eq "x"`
-# compare both, case-insensitively.
-_EMAILS = MultiValued(
-    resolve=mapping_resolver(
-        {
-            "value": Attribute(User.email.expression),
-            "display": Attribute(User.email.expression),
-            "type": Attribute(literal("work", String)),
-            "primary": Attribute(literal(True), "boolean"),
-        }
-    ),
-    exists=_also_sent_email,
-)
-_resolve = mapping_resolver(
-    {
-        "id": Attribute(ScimIdentity.id.expression, case_exact=True),
-        # Okta's existence check; RFC 7643 makes userName caseExact: false.
-        "userName": Attribute(ScimIdentity.user_name.expression),
-        # Entra queries externalId first; ids are case-exact.
-        "externalId": Attribute(ScimIdentity.external_id.expression, case_exact=True),
-        "displayName": Attribute(User.display_name.expression),
-        "name.givenName": Attribute(User.given_name.expression),
-        "name.familyName": Attribute(User.family_name.expression),
-        "name.formatted": Attribute(User.given_name + " " + User.family_name),
-        "emails": _EMAILS,
-        "active": Attribute(User.is_active.expression, "boolean"),
-        "meta.created": Attribute(ScimIdentity.created_at.expression, "datetime"),
-        "meta.lastModified": Attribute(ScimIdentity.last_modified.expression, "datetime"),
-        "heapRole": _ROLE,
-        f"{HEAP_USER_URN}:heapRole": _ROLE,
-    },
-    default_urns=[USER_URN],
-)
 # A PATCH speaks about the role only when it names one of these (any schema, any case).
 _ROLE_ATTRIBUTES = ("heaprole", "roles")
 
@@ -119,7 +65,7 @@ def _search(args: Mapping[str, str]) -> Response:
     page = page_from(args)
     found = users.page_identities(
         account=g.account,
-        where=condition(filter_from(args), _resolve),
+        where=condition(filter_from(args), USER_FILTERS),
         offset=page.offset,
         limit=page.count,
     )
@@ -201,7 +147,7 @@ def _patched(identity: ScimIdentity, operations: list[PatchOperation]) -> IdpPro
     # Without stand-in names, so a PATCH of other attributes never stores them.
     document = dump_user(identity, fallback_names=False)
     operations = [_one_role_list(op) for op in operations]
-    patched = apply_to_document(document, operations, schema=USER_SCHEMA)
+    patched = apply_to_document(document, operations, schema=USER_DOCUMENT)
     profile = load_user(patched)
     spoken = [op for op in operations if op.path.attr.attr_key in _ROLE_ATTRIBUTES]
     if not spoken:

@@ -20,12 +20,13 @@ from heap.services.teams import (
     SetExternalId,
     TeamChange,
 )
+from scim.attributes import GROUP_DOCUMENT, USER_DOCUMENT
 from scim.constants import MAX_MEMBERS_PER_REQUEST
 from scim.errors import ScimError
 from scim.filters import AttrPath, Compare, Or, PathExpr
 from scim.group_patch import group_changes
 from scim.patch import PatchError, PatchOperation, parse_patch
-from scim.patch_document import GROUP_SCHEMA, USER_SCHEMA, DocumentSchema, apply_to_document
+from scim.patch_document import DocumentSchema, apply_to_document
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -480,7 +481,7 @@ def test_apply_to_document(
     case: str, doc: dict[str, Any], operations: list[dict[str, Any]], expected: dict[str, Any]
 ) -> None:
     before = copy.deepcopy(doc)
-    result = apply_to_document(doc, parse_patch(body(*operations)), schema=USER_SCHEMA)
+    result = apply_to_document(doc, parse_patch(body(*operations)), schema=USER_DOCUMENT)
     assert result == expected
     assert list(result) == list(expected)  # key order too: the door returns it as is
     assert doc == before  # the input is never mutated
@@ -515,7 +516,7 @@ def test_apply_to_document(
 )
 def test_apply_to_document_refuses(operation: dict[str, Any], scim_type: str, detail: str) -> None:
     with pytest.raises(PatchError) as caught:
-        apply_to_document(ALICE, parse_patch(body(operation)), schema=USER_SCHEMA)
+        apply_to_document(ALICE, parse_patch(body(operation)), schema=USER_DOCUMENT)
     assert (caught.value.scim_type, caught.value.detail) == (scim_type, detail)
 
 
@@ -805,7 +806,7 @@ def test_group_patch_applies_to_a_group_document_too() -> None:
         )
     )
     assert ops[0].path.value_filter == Or(eq("value", "a"), eq("value", "b"))
-    assert apply_to_document(group, ops, schema=GROUP_SCHEMA)["members"] == [{"value": "c"}]
+    assert apply_to_document(group, ops, schema=GROUP_DOCUMENT)["members"] == [{"value": "c"}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -891,8 +892,8 @@ def test_patch_raises_only_patch_error(raw: Any, doc: Any) -> None:
         return
     assert all(isinstance(o, PatchOperation) for o in operations)
     for run in (
-        lambda: apply_to_document(document, operations, schema=USER_SCHEMA),
-        lambda: apply_to_document(document, operations, schema=GROUP_SCHEMA),
+        lambda: apply_to_document(document, operations, schema=USER_DOCUMENT),
+        lambda: apply_to_document(document, operations, schema=GROUP_DOCUMENT),
         lambda: group_changes(operations),
     ):
         try:
@@ -917,7 +918,7 @@ def test_a_whole_extension_as_path_is_addressed_as_one_key(
     document = {"userName": "a@x.com", ENT: {"employeeNumber": "7"}}
     body = {"Operations": [{"op": op, "path": ENT.upper(), "value": value}]}
 
-    result = apply_to_document(document, parse_patch(body), schema=USER_SCHEMA)
+    result = apply_to_document(document, parse_patch(body), schema=USER_DOCUMENT)
 
     assert result == {"userName": "a@x.com", ENT: expected}
 
@@ -926,6 +927,6 @@ def test_removing_a_whole_extension_drops_it() -> None:
     document = {"userName": "a@x.com", ENT: {"employeeNumber": "7"}}
     body = {"Operations": [{"op": "remove", "path": ENT}]}
 
-    assert apply_to_document(document, parse_patch(body), schema=USER_SCHEMA) == {
+    assert apply_to_document(document, parse_patch(body), schema=USER_DOCUMENT) == {
         "userName": "a@x.com"
     }
