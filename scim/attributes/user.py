@@ -159,6 +159,8 @@ CORE = Schema(
         Attr(
             "title",
             'The user\'s title, such as "Vice President".',
+            # Okta maps its profile's title here, Entra its jobTitle (default mappings).
+            filter=Column(ScimIdentity.extra["title"].as_string()),
         ),
         Attr(
             "userType",

@@ -414,6 +414,25 @@ def test_filters(idp: Idp, filter_text: str, matches: bool) -> None:
     assert json_of(response) == listing([created] if matches else [], total=int(matches))
 
 
+@pytest.mark.parametrize(
+    ("filter_text", "matches"),
+    [
+        ('title eq "vice president"', True),
+        ('title sw "Vice"', True),
+        ('title co "%"', False),
+        ("title pr", True),
+        ('title ew "president" and not (title eq "Intern")', True),
+    ],
+)
+def test_title_filters_as_okta_and_entra_send_it(idp: Idp, filter_text: str, matches: bool) -> None:
+    created = json_of(idp.call("POST", "/Users", {**OKTA_CREATE, "title": "Vice President"}))
+    untitled = idp.call("POST", "/Users", okta_user("plain@example.com"))
+    response = idp.call("GET", "/Users", query_string={"filter": filter_text})
+    assert response.status_code == 200
+    assert json_of(response) == listing([created] if matches else [], total=int(matches))
+    assert json_of(untitled)["id"] not in {r["id"] for r in json_of(response)["Resources"]}
+
+
 def test_filter_by_id(idp: Idp) -> None:
     created = json_of(idp.call("POST", "/Users", OKTA_CREATE))
     got = json_of(idp.call("GET", "/Users", query_string={"filter": f'id eq "{created["id"]}"'}))
@@ -427,7 +446,7 @@ def test_filter_by_id(idp: Idp) -> None:
             'nickName eq "x"',
             "Invalid filter: filtering on nickName is not supported; supported attributes: "
             "active, displayName, emails, externalId, heapRole, id, meta.created, "
-            "meta.lastModified, name.familyName, name.formatted, name.givenName, "
+            "meta.lastModified, name.familyName, name.formatted, name.givenName, title, "
             f"{HEAP_URN}:heapRole, userName.",
         ),
         (
