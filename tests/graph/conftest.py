@@ -23,7 +23,7 @@ from tests.factories import (
 
 
 def viewer_token(app: Flask, user: User) -> str:
-    return tokens.sign_viewer_token(app.config["SECRET_KEY"], user.id)
+    return tokens.sign_viewer_token(app.config["SECRET_KEY"], user.id, user.session_generation)
 
 
 def post(

@@ -54,7 +54,7 @@ def test_a_token_signed_with_another_key_is_unauthenticated(client: FlaskClient)
     from heap import tokens
 
     user = make_user()
-    foreign = tokens.sign_viewer_token("not-our-secret", user.id)
+    foreign = tokens.sign_viewer_token("not-our-secret", user.id, user.session_generation)
     assert top_level_codes(post(client, VIEWER, token=foreign)) == ["UNAUTHENTICATED"]
 
 
