@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from heap.extensions import db
 from heap.models import Team
@@ -201,3 +203,67 @@ def test_a_good_body_still_works(app: Flask, client: FlaskClient) -> None:
     admin = make_user(account=make_account(), admin=True)
     body = post(client, CREATE_TEAM, {"name": "Ingénierie 🚀"}, token=viewer_token(app, admin))
     assert body == {"data": {"createTeam": {"team": {"name": "Ingénierie 🚀"}}}}
+
+
+# ---- generated garbage ----------------------------------------------------------------------
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+# Every code point, lone surrogates included (Hypothesis leaves those out unless asked).
+TEXT = st.text(st.characters(exclude_categories=()), max_size=20)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+QUERIES = [
+    "{ viewer { email } }",
+    SEARCH,
+    CREATE_TEAM,
+    "query ($n: Int, $a: String) { account { users(first: $n, after: $a) { nodes { email } } } }",
+    "mutation ($i: CreateTeamInput!) { createTeam(input: $i) { userErrors { code } } }",
+]
+
+
+def _assert_graphql_answer(response: Any) -> None:
+    assert response.status_code in {200, 400}, response.get_data(as_text=True)
+    assert response.mimetype == JSON
+    body = json_of(response)
+    assert isinstance(body, dict) and ("errors" in body or "data" in body)
+
+
+@FUZZ
+@given(body=JSON_VALUES)
+def test_any_json_body_gets_a_graphql_answer(app: Flask, client: FlaskClient, body: Any) -> None:
+    response = client.post("/graphql", data=json.dumps(body), content_type=JSON)
+    _assert_graphql_answer(response)
+
+
+@FUZZ
+@given(
+    query=st.sampled_from(QUERIES),
+    variables=st.dictionaries(
+        st.sampled_from(["name", "s", "n", "a", "i"]) | TEXT, JSON_VALUES, max_size=4
+    ),
+)
+def test_any_variables_get_a_graphql_answer_and_the_tenant_still_lists(
+    app: Flask, client: FlaskClient, query: str, variables: dict[str, Any]
+) -> None:
+    admin = make_user(account=make_account(), admin=True)
+    token = viewer_token(app, admin)
+    response = client.post(
+        "/graphql",
+        data=json.dumps({"query": query, "variables": variables}),
+        content_type=JSON,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    _assert_graphql_answer(response)
+    listing = post(client, "{ account { users { totalCount } } }", token=token)
+    assert listing == {"data": {"account": {"users": {"totalCount": 1}}}}
+
+
+@FUZZ
+@given(raw=st.binary(max_size=200))
+def test_any_bytes_get_a_graphql_answer(app: Flask, client: FlaskClient, raw: bytes) -> None:
+    _assert_graphql_answer(client.post("/graphql", data=raw, content_type=JSON))
