@@ -28,13 +28,20 @@ def rate_limit_key() -> str:
     return "graphql-addr:" + get_remote_address()
 
 
+def _configured_limit() -> str:
+    return str(current_app.config["GRAPHQL_RATE_LIMIT"])
+
+
+# One limit object for the process: the limiter files decorated limits by the view's name, and
+# an equal object is filed once. A new one per app (tests build several) would count every
+# request once per app built.
+_PER_VIEWER = limiter.limit(_configured_limit, key_func=rate_limit_key)
+
+
 def limited(view: RouteCallable) -> Callable[..., ResponseReturnValue]:
     """``view`` behind the per-viewer limit, refusing in the GraphQL door's own shape."""
     # The view is Strawberry's sync Flask view; RouteCallable also allows async ones.
-    sync_view = cast("Callable[..., ResponseReturnValue]", view)
-    checked = limiter.limit(
-        lambda: str(current_app.config["GRAPHQL_RATE_LIMIT"]), key_func=rate_limit_key
-    )(sync_view)
+    checked = _PER_VIEWER(cast("Callable[..., ResponseReturnValue]", view))
 
     @wraps(view)
     def graphql(*args: Any, **kwargs: Any) -> ResponseReturnValue:
