@@ -60,6 +60,9 @@ def _defaults(app: Flask) -> dict[str, Any]:
         "VIEWER_TOKEN_MAX_AGE": int(os.environ.get("VIEWER_TOKEN_MAX_AGE", 12 * 3600)),
         # Per SCIM token. Okta retries 429s after Retry-After on its own.
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "1200 per minute"),
+        # Per viewer (per address without a valid token). A person clicking through the front
+        # end sends a few requests a second at most.
+        "GRAPHQL_RATE_LIMIT": os.environ.get("GRAPHQL_RATE_LIMIT", "120 per minute"),
         # memory:// suits one process; several processes share redis://.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),

@@ -16,12 +16,35 @@ from heap.services import users
 
 @dataclass
 class Context:
-    """Who is asking. ``viewer`` is None when the bearer token is missing, forged or expired."""
+    """Who is asking, read on first use. ``viewer`` is None when the bearer token is missing,
+    forged, expired, or from a session that ended (the user was deactivated or deleted).
 
-    viewer: User | None
-    account: Account | None
-    actor: Member | None
+    Nothing is read until a resolver asks, so a request refused before execution (a query over
+    the cost budget) costs no SQL.
+    """
+
+    load_viewer: Callable[[], User | None]
+    _viewer: User | None = dataclass_field(default=None, repr=False)
+    _viewer_read: bool = dataclass_field(default=False, repr=False)
+    _actor: Member | None = dataclass_field(default=None, repr=False)
     _active_admins: int | None = dataclass_field(default=None, repr=False)
+
+    @property
+    def viewer(self) -> User | None:
+        if not self._viewer_read:
+            self._viewer = self.load_viewer()
+            self._actor = Member(self._viewer) if self._viewer is not None else None
+            self._viewer_read = True
+        return self._viewer
+
+    @property
+    def account(self) -> Account | None:
+        viewer = self.viewer
+        return viewer.account if viewer is not None else None
+
+    @property
+    def actor(self) -> Member | None:
+        return self._actor if self.viewer is not None else None
 
     def active_admins(self) -> int:
         """The account's active Admin count, read once per request (not once per user shown)."""

@@ -6,12 +6,7 @@ from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from graph.accounts import AccountQueries, account_node
@@ -19,15 +14,13 @@ from graph.context import Info, Session, field
 from graph.errors import MaskUnexpectedErrors, log_errors
 from graph.pagination import Node, parse_id, parse_key
 from graph.permissions import require_admin, require_viewer
+from graph.query_limits import QueryLimits
 from graph.roles import RoleMutations, role_node
 from graph.scim import ScimMutations, token_node
 from graph.teams import TeamMutations, team_nodes
 from graph.users import UserMutations, user_nodes
 from heap.services import directory
 
-# Deep enough for account > users > edges > node > teams > members > edges > node > role > name.
-MAX_DEPTH = 12
-MAX_ALIASES = 15
 MAX_TOKENS = 2000
 
 
@@ -74,9 +67,10 @@ class Mutation(ScimMutations, UserMutations, TeamMutations, RoleMutations):
 def _extensions() -> list[Callable[[], SchemaExtension]]:
     # Factories, not instances: Strawberry builds fresh extensions per operation.
     return [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        # Depth, aliases and cost in one linear pass (see graph/query_limits.py for why not
+        # Strawberry's QueryDepthLimiter and MaxAliasesLimiter).
+        QueryLimits,
         MaskUnexpectedErrors,
     ]
 

@@ -2,36 +2,65 @@
 
 from __future__ import annotations
 
-from flask import Request, Response, current_app
-from strawberry.flask.views import GraphQLView
+from typing import Any
 
+from cross_web import HTTPException, SyncHTTPRequestAdapter
+from flask import Request, Response
+from flask import request as current_request
+from strawberry.flask.views import GraphQLView
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types.unset import UNSET
+
+from graph import auth, wire
 from graph.context import Context
-from heap import tokens
-from heap.actors import Member
-from heap.extensions import db
-from heap.models import User
+
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class HeapGraphQLView(GraphQLView[Context, None]):
     def get_context(self, request: Request, response: Response) -> Context:
-        viewer = _viewer(request)
-        if viewer is None:
-            return Context(viewer=None, account=None, actor=None)
-        return Context(viewer=viewer, account=viewer.account, actor=Member(viewer))
+        # The viewer is read when a resolver first asks: a query refused before execution
+        # (over the cost budget, say) issues no SQL at all.
+        claim = auth.read_claim(request)
+        return Context(load_viewer=lambda: auth.load_viewer(claim))
+
+    def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Response:
+        """A request refused before execution answers GraphQL JSON, not Strawberry's text."""
+        try:
+            return super().run(request, context, root_value)
+        except wire.BadRequest as refused:
+            return wire.error_response(400, refused.message, code="BAD_REQUEST")
+        except HTTPException as refused:
+            code = _HTTP_CODES.get(refused.status_code, "BAD_REQUEST")
+            return wire.error_response(refused.status_code, refused.reason, code=code)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Every JSON document /graphql reads (a POST body, GET's variables) is an object of
+        UTF-8 text, not too deep: see graph/wire.py."""
+        return wire.decode_object(data)
+
+    def parse_http_body(
+        self, request: SyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if "application/json" not in content_type:
+                raise wire.BadRequest(
+                    f"Send the operation as JSON, with 'Content-Type: application/json': "
+                    f"{wire.EXAMPLE}."
+                )
+            # Strawberry's Flask adapter decodes the body as UTF-8 itself, and a bad byte
+            # there is a UnicodeDecodeError (a 500): look at the bytes first.
+            wire.check_utf8(current_request.get_data(cache=True))
+        data = super().parse_http_body(request)
+        for operation in data if isinstance(data, list) else [data]:
+            _check_operation(operation)
+        return data
 
 
-def _viewer(request: Request) -> User | None:
-    """The active user a valid, unexpired viewer token names; None for anything else."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    user_id = tokens.read_viewer_token(
-        current_app.config["SECRET_KEY"],
-        token.strip(),
-        max_age=int(current_app.config["VIEWER_TOKEN_MAX_AGE"]),
-    )
-    if user_id is None:
-        return None
-    user = db.session.get(User, user_id)
-    # A deactivated teammate's token dies with their access, however long it had left.
-    return user if user is not None and user.is_active else None
+def _check_operation(operation: GraphQLRequestData) -> None:
+    if not operation.query:
+        raise wire.BadRequest(f"Send the GraphQL document as the `query` string: {wire.EXAMPLE}.")
+    if not isinstance(operation.operation_name, str | None):
+        raise wire.BadRequest("`operationName` must be a string (or null), if sent.")

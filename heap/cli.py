@@ -193,7 +193,9 @@ def _viewer_token(email: str) -> str:
     user = users.find_active_by_email(email=email)
     if user is None:
         raise NotFound(f"No active teammate with email {email}.")
-    return tokens.sign_viewer_token(current_app.config["SECRET_KEY"], user.id)
+    return tokens.sign_viewer_token(
+        current_app.config["SECRET_KEY"], user.id, user.session_generation
+    )
 
 
 def init_app(app: Flask) -> None:

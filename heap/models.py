@@ -143,6 +143,10 @@ class User(Base):
         CheckConstraint(
             "deactivated_at IS NOT NULL OR role_id IS NOT NULL", name="active_has_role"
         ),
+        # A viewer token names a user id: SQLite must never hand a deleted user's id to the next
+        # user (without AUTOINCREMENT it reuses the highest rowid). PostgreSQL ids come from a
+        # sequence, which never goes back, so the option changes nothing there.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +159,9 @@ class User(Base):
         ForeignKey("roles.id", ondelete="RESTRICT"), index=True
     )
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Carried in every viewer token and compared on each request; deactivation bumps it, so the
+    # tokens minted before stay dead even after a reactivation.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 

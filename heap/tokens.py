@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -32,16 +33,35 @@ def hashes_match(raw: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(raw), stored_hash)
 
 
-def sign_viewer_token(secret_key: str, user_id: int) -> str:
-    return URLSafeTimedSerializer(secret_key, salt=_VIEWER_SALT).dumps({"user_id": user_id})
+@dataclass(frozen=True)
+class ViewerClaim:
+    """What a genuine viewer token says: which user, in which of their sessions.
+
+    The user's current ``session_generation`` must still equal ``session_generation`` for the
+    token to sign in: deactivation bumps it, so older tokens die for good.
+    """
+
+    user_id: int
+    session_generation: int
 
 
-def read_viewer_token(secret_key: str, token: str, *, max_age: int) -> int | None:
-    """The user id a viewer token was issued for, or None when it is forged, garbled or expired."""
+def sign_viewer_token(secret_key: str, user_id: int, session_generation: int) -> str:
+    payload = {"user_id": user_id, "session": session_generation}
+    return URLSafeTimedSerializer(secret_key, salt=_VIEWER_SALT).dumps(payload)
+
+
+def read_viewer_token(secret_key: str, token: str, *, max_age: int) -> ViewerClaim | None:
+    """The claim a viewer token was issued with, or None when it is forged, garbled, expired or
+    of an older shape (one without a session generation never signs in again)."""
     serializer = URLSafeTimedSerializer(secret_key, salt=_VIEWER_SALT)
     try:
         payload = serializer.loads(token, max_age=max_age)
     except (SignatureExpired, BadSignature):
         return None
-    user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    return user_id if isinstance(user_id, int) else None
+    if not isinstance(payload, dict):
+        return None
+    user_id, generation = payload.get("user_id"), payload.get("session")
+    # type() rather than isinstance(): JSON's true and false are ints to isinstance.
+    if type(user_id) is not int or type(generation) is not int:
+        return None
+    return ViewerClaim(user_id=user_id, session_generation=generation)

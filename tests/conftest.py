@@ -65,6 +65,7 @@ def _make_app(backend: str, url: str) -> Flask:
             "SECRET_KEY": "test-secret-key",
             "RATELIMIT_ENABLED": True,
             "SCIM_RATE_LIMIT": "100000 per minute",
+            "GRAPHQL_RATE_LIMIT": "100000 per minute",
             "PUBLIC_BASE_URL": "http://localhost",
             "LOG_LEVEL": "WARNING",
         }

@@ -87,7 +87,8 @@ def test_scim_rotate_token_keeps_the_old_one(app: Flask) -> None:
 def test_users_token_verifies(app: Flask) -> None:
     user = cast(User, UserFactory.create(email="v@example.com"))
     token = _ok(app, "users", "token", "V@example.com").strip()
-    assert tokens.read_viewer_token(app.config["SECRET_KEY"], token, max_age=60) == user.id
+    claim = tokens.read_viewer_token(app.config["SECRET_KEY"], token, max_age=60)
+    assert claim == tokens.ViewerClaim(user_id=user.id, session_generation=0)
     assert "No active teammate" in _refused(app, "users", "token", "nobody@example.com")
 
 
@@ -107,7 +108,7 @@ def test_demo_is_idempotent(app: Flask) -> None:
     admin = users.find_active_by_email(email="admin@acme.example")
     assert admin is not None
     viewer = tokens.read_viewer_token(app.config["SECRET_KEY"], second["viewer_token"], max_age=60)
-    assert viewer == admin.id
+    assert viewer is not None and viewer.user_id == admin.id
     text = _ok(app, "demo")
     assert "http://localhost/scim/v2" in text and "heapscim_" in text
     assert db.session.query(Account).count() == 1

@@ -84,9 +84,13 @@ def create_user(*, account: Account, email: str, role: Role | None, user_name: s
 
 
 def deactivate(user: User) -> int:
-    """Access, role and seat gone, the row kept as a tombstone; how many teams the user left."""
+    """Access, role and seat gone, the row kept as a tombstone; how many teams the user left.
+
+    Every viewer token minted so far dies here for good: a reactivation does not revive them.
+    """
     user.deactivated_at = utcnow()
     user.role = None
+    user.session_generation += 1
     return execute_counting(sql_delete(TeamMembership).where(TeamMembership.user_id == user.id))
 
 

@@ -25,7 +25,8 @@ ADA = """
 query { account {
   users(filter: {search: "ada@"}) { nodes { id email role { name } teams { name scimManaged }
                                             scimManaged viewerCannotRemoveReasons } }
-  teams { nodes { name scimManaged viewerCannotManageMembersReasons members { nodes { email } } } }
+  teams { nodes { name scimManaged viewerCannotManageMembersReasons
+                  members(first: 10) { nodes { email } } } }
   scim { activity(first: 20) { nodes { actorKind action target outcome } } } } }
 """
 

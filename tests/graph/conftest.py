@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from heap import tokens
 from heap.extensions import db
@@ -23,7 +26,7 @@ from tests.factories import (
 
 
 def viewer_token(app: Flask, user: User) -> str:
-    return tokens.sign_viewer_token(app.config["SECRET_KEY"], user.id)
+    return tokens.sign_viewer_token(app.config["SECRET_KEY"], user.id, user.session_generation)
 
 
 def post(
@@ -64,6 +67,23 @@ def refusal(payload: dict[str, Any]) -> tuple[str, list[str] | None]:
     errors = payload["userErrors"]
     assert len(errors) == 1, errors
     return errors[0]["code"], errors[0]["field"]
+
+
+@contextmanager
+def counting_queries(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def gid(type_name: str, key: int) -> str:

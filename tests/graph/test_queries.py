@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from base64 import b64encode
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from heap.extensions import db
 from heap.models import AuditOutcome, utcnow
 from tests.factories import role, scim_account
 from tests.graph.conftest import (
     add_member,
+    counting_queries,
     gid,
     gql,
     make_account,
@@ -457,32 +455,22 @@ def test_node_answers_null_for_anything_not_an_id(client: FlaskClient, raw: str)
     assert body == {"data": {"node": None}}
 
 
-@contextmanager
-def counting_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
-PAGE = """
+# Two pages a screen could show, each within the cost budget: wide (100 users with their roles
+# and teams, 100 teams with a few members each) and deep (members of each user's teams, with
+# those members' own teams).
+WIDE_PAGE = """
 { account { users(first: 100) { totalCount edges { node {
-    email role { name }
-    teams { name memberCount members(first: 3) { nodes { email teams { name } } } }
-    scimManaged viewerCannotRemoveReasons } } }
-  teams(first: 100) { nodes { name memberCount members { nodes { email role { name } } } } } } }
+    email role { name } teams { name memberCount } scimManaged viewerCannotRemoveReasons } } }
+  teams(first: 100) { nodes { name memberCount
+    members(first: 5) { nodes { email role { name } } } } } } }
+"""
+DEEP_PAGE = """
+{ account { users(first: 2) { totalCount nodes { email
+    teams { name members(first: 2) { nodes { email role { name } teams { name } } } } } } } }
 """
 
 
-def _queries_for_page(app: Flask, client: FlaskClient, users: int) -> int:
+def _queries_for_page(app: Flask, client: FlaskClient, users: int, page: str) -> int:
     account = make_account()
     admin = make_user(account=account, admin=True)
     teams = [make_team(account=account) for _ in range(2)]
@@ -492,13 +480,16 @@ def _queries_for_page(app: Flask, client: FlaskClient, users: int) -> int:
             add_member(team, user)
     token = viewer_token(app, admin)
     with counting_queries(app) as statements:
-        body = post(client, PAGE, token=token)
+        body = post(client, page, token=token)
     assert "errors" not in body, body["errors"]
     assert body["data"]["account"]["users"]["totalCount"] == users + 1
     return len(statements)
 
 
-def test_a_page_costs_the_same_queries_for_1_and_100_users(app: Flask, client: FlaskClient) -> None:
-    one = _queries_for_page(app, client, 1)
-    hundred = _queries_for_page(app, client, 99)
+@pytest.mark.parametrize("page", [WIDE_PAGE, DEEP_PAGE])
+def test_a_page_costs_the_same_queries_for_1_and_100_users(
+    app: Flask, client: FlaskClient, page: str
+) -> None:
+    one = _queries_for_page(app, client, 1, page)
+    hundred = _queries_for_page(app, client, 99, page)
     assert one == hundred
