@@ -323,8 +323,8 @@ def tenant(app: Flask, client: FlaskClient) -> Tenant:
         client,
         account,
         token,
-        viewer_token=tokens.sign_viewer_token(secret, admin.id),
-        member_token=tokens.sign_viewer_token(secret, member.id),
+        viewer_token=tokens.sign_viewer_token(secret, admin.id, admin.session_generation),
+        member_token=tokens.sign_viewer_token(secret, member.id, member.session_generation),
     )
     ada = {"userName": "ada@example.com", "name": {"givenName": "Ada", "familyName": "L"}}
     created = tenant.scim("POST", "/Users", json.dumps(ada).encode())
@@ -470,7 +470,10 @@ def test_no_graphql_request_is_a_5xx_or_breaks_the_tenant(
 ) -> None:
     if isinstance(body, dict) and "query" in body:
         body = {**body, "query": _graphql_text(body["query"], fill)}
-    token = {"admin": tenant.viewer_token, "member": tenant.member_token, "nobody": fill}[who]
+    # A forged token as the server sees it: header bytes arrive decoded as Latin-1, and a header
+    # can't hold a line break.
+    forged = _bytes(fill).decode("latin-1").replace("\r", " ").replace("\n", " ")
+    token = {"admin": tenant.viewer_token, "member": tenant.member_token, "nobody": forged}[who]
     response = tenant.client.post(
         "/graphql",
         data=_encoded(body),
