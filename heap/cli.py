@@ -35,14 +35,15 @@ users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
 
 
 def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
-    """A HeapError becomes one clear line on stderr and exit status 1."""
+    """A HeapError becomes one clear line on stderr (every reason, when there are several)
+    and exit status 1."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except HeapError as error:
-            click.echo(f"Error: {error.message}", err=True)
+            click.echo("Error: " + " ".join(each.message for each in error.every()), err=True)
             raise SystemExit(1) from None
 
     return wrapper
