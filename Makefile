@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# GraphiQL's browser files (package.json, package-lock.json), copied by graph/graphiql/build.py.
+GRAPHIQL := graph/graphiql/dist/manifest.json
 
 .PHONY: install run test lint format bench schema clean
 
@@ -17,7 +19,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# Without npm the service still runs; /graphql in a browser then says how to get GraphiQL.
+$(GRAPHIQL): package.json package-lock.json graph/graphiql/build.py graph/graphiql/start.js \
+		graph/graphiql/page.css | $(VENV)/.installed
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "==> GraphiQL's browser files from the npm registry (package-lock.json)"; \
+		npm ci --no-audit --no-fund && $(BIN)/python -m graph.graphiql; \
+	else \
+		echo "npm not found: GraphiQL will not be served. Install Node.js 20 and npm, then run make install again."; \
+	fi
+
+install: $(VENV)/.installed $(GRAPHIQL)
 
 run: install
 	$(FLASK) db upgrade
@@ -44,4 +56,4 @@ schema: install
 	$(BIN)/python -m graph
 
 clean:
-	rm -rf $(VENV) instance .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) instance .mypy_cache .ruff_cache .hypothesis node_modules graph/graphiql/dist

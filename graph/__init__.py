@@ -11,10 +11,12 @@ SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 def init_app(app: Flask) -> None:
     """Mount the GraphQL view: POST for the front end, GraphiQL for a browser's GET."""
+    from graph import graphiql
     from graph.schema import schema
     from graph.view import HeapGraphQLView
 
     app.add_url_rule("/graphql", view_func=HeapGraphQLView.as_view("graphql", schema=schema))
+    graphiql.init_app(app)
 
 
 def printed_schema() -> str:
