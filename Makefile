@@ -8,7 +8,7 @@ PORT ?= 5000
 # GraphiQL's browser files (package.json, package-lock.json), copied by graph/graphiql/build.py.
 GRAPHIQL := graph/graphiql/dist/manifest.json
 
-.PHONY: install run test lint format bench schema clean
+.PHONY: install run port-free test lint format bench schema clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,19 @@ $(GRAPHIQL): package.json package-lock.json graph/graphiql/build.py graph/graphi
 
 install: $(VENV)/.installed $(GRAPHIQL)
 
-run: install
+# Checked first, before any set-up: a busy port must not cost a migration and a fresh token.
+# Empty when HOST:PORT can be served, else why not (e.g. "Address already in use").
+port_problem = $(shell $(PYTHON) -c 'import socket, sys; \
+	sys.excepthook = lambda kind, error, tb: print(getattr(error, "strerror", None) or error); \
+	probe = socket.socket(); probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
+	probe.bind((sys.argv[1], int(sys.argv[2])))' '$(HOST)' '$(PORT)')
+PORT_BUSY = Cannot serve on $(HOST):$(PORT) ($(port_problem)): stop what uses it, or choose \
+	another port, e.g. make run PORT=5001
+
+port-free:
+	@$(if $(port_problem),$(error $(PORT_BUSY)))
+
+run: port-free install
 	$(FLASK) db upgrade
 	PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) demo
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --no-control-socket \
