@@ -13,10 +13,11 @@ GRAPHIQL := graph/graphiql/dist/manifest.json
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the dependencies change.
+# Reinstall only when the dependencies change. pip prints each package as it goes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> Python packages into $(VENV) (about a minute the first time)"
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
 # Without npm the service still runs; /graphql in a browser then says how to get GraphiQL.
