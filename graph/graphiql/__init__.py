@@ -16,7 +16,7 @@ from flask import Flask, Response, abort, current_app, render_template_string, s
 from graph.graphiql.build import DIST, MANIFEST
 
 HERE = Path(__file__).resolve().parent
-ASSET_ROUTE = "/graphql/assets/<path:file>"
+ASSET_PREFIX = "/graphql/assets/"
 # Content-hashed names never change meaning, so browsers may keep them for a year untouched.
 ASSET_MAX_AGE = 365 * 24 * 3600
 INSTALL_COMMAND = "make install"
@@ -41,10 +41,20 @@ query {
 DEFAULT_HEADERS = '{\n  "Authorization": "Bearer <viewer token>"\n}'
 
 
+FAILED_MESSAGE = (
+    "GraphiQL could not start: its files did not load (the browser's console names the file). "
+    f"On the server, run `{INSTALL_COMMAND}` in the service's folder, then reload."
+)
+
+
 @dataclass(frozen=True)
 class Asset:
-    url: str
+    file: str
     integrity: str
+
+    @property
+    def url(self) -> str:
+        return ASSET_PREFIX + self.file
 
 
 def assets(dist: Path) -> dict[str, Asset] | None:
@@ -54,7 +64,7 @@ def assets(dist: Path) -> dict[str, Asset] | None:
     except (OSError, ValueError):
         return None
     return {
-        name: Asset(url=f"/graphql/assets/{entry['file']}", integrity=entry["integrity"])
+        name: Asset(file=entry["file"], integrity=entry["integrity"])
         for name, entry in manifest.items()
     }
 
@@ -77,7 +87,7 @@ def page(endpoint: str) -> Response:
             "endpoint": endpoint,
             "defaultQuery": DEFAULT_QUERY,
             "defaultHeaders": DEFAULT_HEADERS,
-            "failedMessage": _failed_message(),
+            "failedMessage": FAILED_MESSAGE,
         }
         html = render_template_string(
             (HERE / "page.html").read_text(),
@@ -91,17 +101,10 @@ def page(endpoint: str) -> Response:
     return response
 
 
-def _failed_message() -> str:
-    return (
-        "GraphiQL could not start: its files did not load (the browser's console names the "
-        f"file). On the server, run `{INSTALL_COMMAND}` in the service's folder, then reload."
-    )
-
-
 def serve_asset(file: str) -> Response:
     """One file the manifest lists; anything else in (or outside) the folder is a 404."""
     found = assets(_dist())
-    if found is None or f"/graphql/assets/{file}" not in {a.url for a in found.values()}:
+    if found is None or file not in {asset.file for asset in found.values()}:
         abort(404)
     response = send_from_directory(_dist(), file, max_age=ASSET_MAX_AGE)
     response.headers["Cache-Control"] = f"public, max-age={ASSET_MAX_AGE}, immutable"
@@ -110,4 +113,4 @@ def serve_asset(file: str) -> Response:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("GRAPHIQL_ASSETS_DIR", str(DIST))
-    app.add_url_rule(ASSET_ROUTE, "graphiql_asset", serve_asset)
+    app.add_url_rule(f"{ASSET_PREFIX}<path:file>", "graphiql_asset", serve_asset)
