@@ -24,12 +24,12 @@ INSTALL_COMMAND = "make install"
 # What the page opens with the first time (afterwards GraphiQL restores the user's own tabs).
 # It runs as is for the demo admin once their viewer token is in the Headers tab.
 DEFAULT_QUERY = """\
-# Heap's GraphQL API. To sign in, open the Headers tab
-# below and put your viewer token in place of
-# <viewer token>. `make run` prints one; mint another:
+# Heap's GraphQL API. To sign in, open the
+# Headers tab below and replace <viewer token>
+# with yours: `make run` prints one, and
 #   .venv/bin/flask --app app users token EMAIL
-# (the demo admin is admin@acme.example). Then press
-# the run button, or Ctrl-Enter.
+# mints another (demo admin: admin@acme.example).
+# Then press the run button, or Ctrl-Enter.
 query {
   viewer { email role { name } }
   account {

@@ -127,6 +127,12 @@ def test_graphiql_runs_the_readme_query_with_outside_hosts_blocked(
 
     screenshot = tmp_path / "graphiql.png"
     page.screenshot(path=str(screenshot))
+
+    # What the user typed survives a reload: GraphiQL keeps the tab and the headers.
+    page.reload()
+    expect(query_editor).to_contain_text("viewerCannotEnableReasons", timeout=SECONDS)
+    page.get_by_role("button", name="Headers", exact=True).click()
+    expect(headers_editor).to_contain_text(viewer_token[:20])
     context.close()
 
     assert blocked == [], f"the page asked for other hosts: {blocked}"
