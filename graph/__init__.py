@@ -11,12 +11,14 @@ SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 def init_app(app: Flask) -> None:
     """Mount the GraphQL view: POST for the front end, GraphiQL for a browser's GET."""
+    from graph import graphiql
     from graph.rate_limit import limited
     from graph.schema import schema
     from graph.view import HeapGraphQLView
 
     view = HeapGraphQLView.as_view("graphql", schema=schema)
     app.add_url_rule("/graphql", view_func=limited(view))
+    graphiql.init_app(app)
 
 
 def printed_schema() -> str:

@@ -51,11 +51,20 @@ def refusal(error: HeapError) -> PublicError:
 
 
 def user_errors(error: HeapError) -> list[UserError]:
-    """The payload's ``userErrors`` for a refusal; FORBIDDEN and UNAUTHENTICATED go top-level."""
+    """The payload's ``userErrors``: the refusal and every other found with it, in order.
+
+    FORBIDDEN and UNAUTHENTICATED go top-level instead.
+    """
     if error.code in _TOP_LEVEL:
         raise refusal(error) from error
-    field = error.field.split(".") if error.field else None
-    return [UserError(code=error.code, field=field, message=error.message)]
+    return [
+        UserError(
+            code=each.code,
+            field=each.field.split(".") if each.field else None,
+            message=each.message,
+        )
+        for each in error.every()
+    ]
 
 
 def reasons(*checks: Callable[[], None]) -> list[ErrorCode]:

@@ -9,7 +9,7 @@ from heap.errors import HeapError
 
 UNAUTHENTICATED_MESSAGE = (
     "Send a valid viewer token as 'Authorization: Bearer <token>' "
-    "(mint one with `flask --app app users token EMAIL`)."
+    "(mint one with `.venv/bin/flask --app app users token EMAIL`)."
 )
 
 

@@ -9,7 +9,7 @@ import strawberry
 from flask import current_app
 
 from graph.context import Info, Session, field, from_model, mutation
-from graph.errors import UserError, reasons
+from graph.errors import UserError
 from graph.mutations import mutate
 from graph.pagination import (
     FIRST_DESCRIPTION,
@@ -104,10 +104,13 @@ class ScimConfiguration:
     def base_url(self) -> str:
         return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/scim/v2"
 
-    @field(description="Why the viewer may not enable SCIM now; empty if they may.")
+    @field(
+        description="Every reason the viewer may not enable SCIM now, in a stable order "
+        "(permission, plan, SSO, state); empty if they may."
+    )
     def viewer_cannot_enable_reasons(self, info: Info) -> list[ErrorCode]:
         s = require_viewer(info)
-        return reasons(lambda: policy.ensure_may_enable_scim(s.account, s.actor))
+        return [refusal.code for refusal in policy.enable_refusals(s.account, s.actor)]
 
     @field(description="Every token, newest first. Admins only.")
     def tokens(self, info: Info) -> list[ScimToken] | None:

@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app app accounts|scim|users|demo ...``.
+"""Operator commands: ``.venv/bin/flask --app app accounts|scim|users|demo ...``.
 
 Deployment scripts parse this output: a command that succeeds prints exactly its result on
 stdout; a refusal prints one line on stderr and exits 1.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -36,14 +37,15 @@ data_cli = AppGroup("data", help="Find and repair stored data.")
 
 
 def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
-    """A HeapError becomes one clear line on stderr and exit status 1."""
+    """A HeapError becomes one clear line on stderr (every reason, when there are several)
+    and exit status 1."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except HeapError as error:
-            click.echo(f"Error: {error.message}", err=True)
+            click.echo("Error: " + " ".join(each.message for each in error.every()), err=True)
             raise SystemExit(1) from None
 
     return wrapper
@@ -187,6 +189,9 @@ def demo(as_json: bool) -> None:
     click.echo(f"GraphiQL:       {result['graphql_url']}")
     click.echo(f"Viewer token:   {result['viewer_token']}")
     click.echo('  (GraphiQL headers: {"Authorization": "Bearer <viewer token>"})')
+    click.echo("Paste into your shell for the README's curl examples:")
+    click.echo(f"export SCIM_TOKEN={shlex.quote(scim_token)}")
+    click.echo(f"export VIEWER_TOKEN={shlex.quote(result['viewer_token'])}")
 
 
 def _viewer_token(email: str) -> str:

@@ -36,6 +36,13 @@ class HeapError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        # The other refusals of the same request, when a rule found several at once (see
+        # heap.policy's ``*_refusals``): a door that can show a list shows every one.
+        self.also: tuple[HeapError, ...] = ()
+
+    def every(self) -> tuple[HeapError, ...]:
+        """This refusal and the others found with it, in the rule's order."""
+        return (self, *self.also)
 
     def __str__(self) -> str:
         return self.message

@@ -48,14 +48,41 @@ def ensure_idp_may_act(account: Account) -> None:
         )
 
 
-def ensure_may_enable_scim(account: Account, actor: Actor) -> None:
-    ensure_admin(actor)
+def enable_refusals(account: Account, actor: Actor) -> list[HeapError]:
+    """Every rule refusing ``actor`` turning SCIM on, in a stable order: who asks, the plan,
+    SSO, then SCIM's own state.
+
+    All of them, not the first: an admin told only "upgrade" would upgrade and then learn that
+    SSO is needed too. The front end shows the list; ``ensure_may_enable_scim`` raises it.
+    """
+    refusals: list[HeapError] = []
+    try:
+        ensure_admin(actor)
+    except HeapError as error:
+        refusals.append(error)
     if not account.is_premier:
-        raise PlanRequired("SCIM provisioning is available on the Premier plan only.")
+        refusals.append(PlanRequired("SCIM provisioning is available on the Premier plan only."))
     if not account.sso_configured:
-        raise SsoRequired("Configure single sign-on (SSO) before enabling SCIM provisioning.")
+        refusals.append(
+            SsoRequired("Configure single sign-on (SSO) before enabling SCIM provisioning.")
+        )
     if account.scim_enabled:
-        raise ScimAlreadyEnabled("SCIM provisioning is already enabled for this account.")
+        refusals.append(
+            ScimAlreadyEnabled("SCIM provisioning is already enabled for this account.")
+        )
+    return refusals
+
+
+def ensure_may_enable_scim(account: Account, actor: Actor) -> None:
+    _refuse(enable_refusals(account, actor))
+
+
+def _refuse(refusals: list[HeapError]) -> None:
+    """Raise the first refusal, carrying the others (``HeapError.also``); nothing if none."""
+    if refusals:
+        first, *others = refusals
+        first.also = tuple(others)
+        raise first
 
 
 def ensure_may_manage_scim(account: Account, actor: Actor) -> None:

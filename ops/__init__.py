@@ -7,6 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from ops import limits
+    from ops import limits, security
 
     limits.limiter.init_app(app)
+    security.init_app(app)

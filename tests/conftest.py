@@ -7,6 +7,7 @@ Every test that takes ``app`` runs on each configured database.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ from heap.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The one reason every PostgreSQL test gives when skipped, so the summary counts them together.
+POSTGRES_SKIP_REASON = (
+    "PostgreSQL is not configured; to include them, set "
+    "TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test (see README)"
+)
 
 _TABLES = (
     "team_memberships",
@@ -97,7 +103,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     if name == "postgresql" and not TEST_DATABASE_URL:
         if IN_CI:
             pytest.fail("CI must run the PostgreSQL suite: set TEST_DATABASE_URL")
-        pytest.skip("PostgreSQL tests run when TEST_DATABASE_URL is set")
+        pytest.skip(POSTGRES_SKIP_REASON)
     return name
 
 
@@ -140,3 +146,21 @@ def json_of(response: Any) -> Any:
     import json
 
     return json.loads(response.get_data(as_text=True))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """End the run by saying what was skipped and how to include it, one line per reason.
+
+    pytest shows skip reasons only with ``-rs``: without this, a plain ``make test`` skipping a
+    third of the suite (the PostgreSQL half) looked like a full run.
+    """
+    counts: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        counts[str(reason).removeprefix("Skipped: ") or "no reason given"] += 1
+    if not counts:
+        return
+    terminalreporter.write_sep("-", "skipped, and how to include them")
+    for reason, count in counts.most_common():
+        terminalreporter.write_line(f"{count} test{'s' if count != 1 else ''} skipped: {reason}")

@@ -155,3 +155,10 @@ def test_wrong_input_is_one_line_on_stderr(app: Flask, args: tuple[str, ...]) ->
 def test_scim_enable_on_a_non_premier_account_names_the_plan(app: Flask) -> None:
     AccountFactory.create(name="Freebie", plan="growth")
     assert "Premier" in _refused(app, "scim", "enable", "Freebie", "--default-role", "Analyst")
+
+
+def test_scim_enable_names_every_missing_requirement_on_one_line(app: Flask) -> None:
+    AccountFactory.create(name="Hooli", plan="growth", sso_configured=False)
+    line = _refused(app, "scim", "enable", "Hooli", "--default-role", "Analyst")
+    assert "Premier" in line and "single sign-on" in line
+    assert line.index("Premier") < line.index("single sign-on")

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from heap.extensions import db
+from tests.conftest import POSTGRES_SKIP_REASON
 
 MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -43,7 +44,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if not TEST_DATABASE_URL:
         if IN_CI:
             pytest.fail("CI must test the migrations on PostgreSQL: set TEST_DATABASE_URL")
-        pytest.skip("PostgreSQL migration tests run when TEST_DATABASE_URL is set")
+        pytest.skip(POSTGRES_SKIP_REASON)
     name = f"heap_migrations_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -1,4 +1,5 @@
-"""The view itself: authentication, GraphiQL, the guards, masking, and the committed SDL."""
+"""The view itself: authentication, the guards, masking, and the committed SDL (GraphiQL: see
+test_graphiql.py)."""
 
 from __future__ import annotations
 
@@ -21,15 +22,6 @@ VIEWER = "{ viewer { email } }"
 
 def test_committed_schema_matches_the_code() -> None:
     assert SCHEMA_FILE.read_text() == printed_schema(), "run `python -m graph` and commit"
-
-
-def test_graphiql_answers_a_browser(client: FlaskClient) -> None:
-    response = client.get("/graphql", headers={"Accept": "text/html"})
-    assert response.status_code == 200
-    assert response.mimetype == "text/html"
-    page = response.get_data(as_text=True)
-    assert "graphiql" in page.lower()
-    assert "isHeadersEditorEnabled: true" in page
 
 
 def test_a_valid_viewer_token_identifies_the_viewer(app: Flask, client: FlaskClient) -> None:

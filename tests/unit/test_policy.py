@@ -320,3 +320,36 @@ def test_removal_refusals_lists_every_rule_and_asks_for_admins_only_when_it_matt
     refusals = policy.removal_refusals(world.account, world.actor, teammate, active_admins=admins)
     assert [type(r) for r in refusals] == [ScimManaged]
     assert counted == [1]
+
+
+@pytest.mark.parametrize(
+    ("actor_kind", "flags", "expected"),
+    [
+        (ADMIN, "", []),
+        (ADMIN, "growth nosso", [ErrorCode.PLAN_REQUIRED, ErrorCode.SSO_REQUIRED]),
+        (
+            ADMIN,
+            "free nosso scim",
+            [ErrorCode.PLAN_REQUIRED, ErrorCode.SSO_REQUIRED, ErrorCode.SCIM_ALREADY_ENABLED],
+        ),
+        (MEMBER, "pro", [ErrorCode.FORBIDDEN, ErrorCode.PLAN_REQUIRED]),
+        (
+            IDP,
+            "scim nosso",
+            [ErrorCode.FORBIDDEN, ErrorCode.SSO_REQUIRED, ErrorCode.SCIM_ALREADY_ENABLED],
+        ),
+        (OPERATOR, "growth nosso", [ErrorCode.PLAN_REQUIRED, ErrorCode.SSO_REQUIRED]),
+    ],
+)
+def test_enable_refusals_are_all_there_in_order(
+    actor_kind: str, flags: str, expected: list[ErrorCode]
+) -> None:
+    world = _world(actor_kind, flags)
+    assert [r.code for r in policy.enable_refusals(world.account, world.actor)] == expected
+    if not expected:
+        policy.ensure_may_enable_scim(world.account, world.actor)
+        return
+    # The check raises the first and carries the rest, so a door can show every one.
+    with pytest.raises(HeapError) as raised:
+        policy.ensure_may_enable_scim(world.account, world.actor)
+    assert [r.code for r in raised.value.every()] == expected
