@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from scim import quirks
 from scim.filters import (
     ORDERING_OPERATORS,
     SUBSTRING_OPERATORS,
@@ -42,13 +43,6 @@ def _candidates(element: Mapping[str, Any], path: AttrPath) -> list[Any]:
     return out or [None]
 
 
-def as_bool(value: Any) -> Any:
-    """Entra's string booleans ("True", "false") as booleans; anything else unchanged."""
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -58,7 +52,7 @@ def _kind(value: Any) -> str:
 def _match_value(actual: Any, op: str, expected: Value, case_exact: bool) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         # Entra writes `"primary": "false"` and filters `roles[primary eq "True"]`.
-        actual, expected = as_bool(actual), as_bool(expected)
+        actual, expected = quirks.as_boolean(actual), quirks.as_boolean(expected)
     if op == "ne":
         return not _match_value(actual, "eq", expected, case_exact)
     if actual is None or expected is None:

@@ -13,6 +13,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Boolean, ColumnElement, and_, false, func, not_, or_, true
 
+from scim import quirks
 from scim.filters import (
     ORDERING_OPERATORS,
     SUBSTRING_OPERATORS,
@@ -156,12 +157,10 @@ def _compare(attr: Attribute, cmp: Compare) -> ColumnElement[bool]:
 def _coerce(attr: Attribute, cmp: Compare) -> Any:
     value, path = cmp.value, cmp.path
     if attr.kind == "boolean":
-        # Entra sends booleans as strings ("True") in PATCH bodies; accept the same in filters.
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        if not isinstance(value, bool):
+        found = quirks.boolean(value)
+        if found is None:
             raise FilterError(f"{path} is boolean: compare it with true or false, not {value!r}")
-        return value
+        return found
     if isinstance(value, bool):
         raise FilterError(f"{path} is {attr.kind}, so it can't be compared with {value}")
     if attr.kind == "integer":

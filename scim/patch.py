@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from scim import quirks
 from scim.constants import (
     ENTERPRISE_USER_URN,
     GROUP_URN,
@@ -23,12 +24,11 @@ from scim.constants import (
     PATCH_OP_URN,
     USER_URN,
 )
-from scim.filter_match import as_bool, lookup
+from scim.filter_match import lookup
 from scim.filters import AttrPath, FilterError, PathExpr, parse_path
 
 ScimType = Literal["invalidSyntax", "invalidPath", "noTarget", "invalidValue", "mutability"]
 Op = Literal["add", "remove", "replace"]
-_OPS: dict[str, Op] = {"add": "add", "remove": "remove", "replace": "replace"}
 KNOWN_SCHEMA_URNS = (USER_URN, GROUP_URN, ENTERPRISE_USER_URN, HEAP_USER_URN)
 # Attributes whose string "True"/"False" become booleans: top-level `active`, and `primary` in the
 # elements of any multi-valued attribute (Entra sends both as strings).
@@ -90,7 +90,7 @@ def _parse_operation(raw: Any, index: int, urns: set[str]) -> list[PatchOperatio
     if not isinstance(raw, Mapping):
         raise PatchError(f'{where} must be an object with "op"', "invalidSyntax")
     sent_op = lookup(raw, "op")
-    op = _OPS.get(sent_op.lower()) if isinstance(sent_op, str) else None  # Entra: "Add", "Replace"
+    op = cast(Op | None, quirks.operation(sent_op))
     if op is None:
         raise PatchError(
             f'{where}: "op" must be add, remove or replace, not {sent_op!r}', "invalidSyntax"
@@ -181,7 +181,10 @@ def _is_extension_object(key: str, item: Any, urns: set[str]) -> bool:
 def normalise_element(item: Any) -> Any:
     if not isinstance(item, Mapping):
         return item
-    return {k: as_bool(v) if k.lower() in BOOLEAN_SUB_ATTRIBUTES else v for k, v in item.items()}
+    return {
+        k: quirks.as_boolean(v) if k.lower() in BOOLEAN_SUB_ATTRIBUTES else v
+        for k, v in item.items()
+    }
 
 
 def _normalise(path: PathExpr, value: Any) -> Any:
@@ -189,10 +192,9 @@ def _normalise(path: PathExpr, value: Any) -> Any:
     leaf = (path.sub_attr or attr.sub_attr or "").lower()
     whole = path.value_filter is None and attr.sub_attr is None
     if (whole and attr.attr_key in BOOLEAN_ATTRIBUTES) or leaf in BOOLEAN_SUB_ATTRIBUTES:
-        return as_bool(value)  # Entra: {"op":"Replace","path":"active","value":"False"}
+        return quirks.as_boolean(value)
     if whole and attr.attr_key == "manager" and attr.in_schema(ENTERPRISE_USER_URN):
-        # Entra sends the enterprise manager as a bare id; RFC 7643 §4.3 makes it {"value": id}.
-        return {"value": value} if isinstance(value, str) else value
+        return quirks.reference(value)
     if isinstance(value, list):
         return [normalise_element(i) for i in value]
     return normalise_element(value) if not leaf else value

@@ -7,7 +7,6 @@ Dumping emits what Heap holds, never ``password``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -19,7 +18,7 @@ from marshmallow.validate import Length
 
 from heap.models import ScimIdentity, Team
 from heap.services.users import EmailAddress, IdpProfile
-from scim import bp
+from scim import bp, quirks
 from scim.attributes import USER_NAMES
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES, USER_URN
 from scim.errors import ScimError
@@ -81,11 +80,10 @@ class _StrictBoolean(fields.Field[bool]):
         super().__init__(allow_none=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise ValidationError(f"must be true or false, not {value!r}.")
+        found = quirks.boolean(value)
+        if found is None:
+            raise ValidationError(f"must be true or false, not {value!r}.")
+        return found
 
 
 class _NameSchema(Schema):
@@ -123,7 +121,7 @@ class _ElementSchema(Schema):
 
     value = _ElementValue()
     type = fields.String(allow_none=True)
-    primary = fields.Boolean(allow_none=True)
+    primary = _StrictBoolean()
 
     @pre_load
     def canonical(self, data: Any, **kwargs: Any) -> Any:
@@ -246,23 +244,18 @@ def _role_name(value: Any) -> str | None:
         raise ScimError(
             400, "roles: each value must be a string, a Heap role name.", "invalidValue"
         )
-    if value.lstrip().startswith("{"):
-        # Entra's SingleAppRoleAssignment PATCH: the app role as JSON, in a string.
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return value
-        if isinstance(decoded, Mapping):
-            for key in ("value", "displayName"):
-                name = lookup(decoded, key)
-                if isinstance(name, str) and name.strip():
-                    return name
-            raise ScimError(
-                400,
-                "roles: the app role sent as JSON has no value or displayName naming a Heap role.",
-                "invalidValue",
-            )
-    return value
+    app_role = quirks.app_role(value)
+    if app_role is None:
+        return value
+    for key in ("value", "displayName"):
+        name = lookup(app_role, key)
+        if isinstance(name, str) and name.strip():
+            return name
+    raise ScimError(
+        400,
+        "roles: the app role sent as JSON has no value or displayName naming a Heap role.",
+        "invalidValue",
+    )
 
 
 def heap_role_from(document: Mapping[str, Any], source: PatchOperation) -> str | None:
@@ -281,15 +274,11 @@ def heap_role_from(document: Mapping[str, Any], source: PatchOperation) -> str |
 
 def _elements(value: Any) -> list[dict[str, Any]]:
     items = value if isinstance(value, list) else []
-    loaded = [
-        {"primary": lookup(i, "primary"), "value": lookup(i, "value")}
+    return [
+        {"primary": quirks.as_boolean(lookup(i, "primary")), "value": lookup(i, "value")}
         for i in items
         if isinstance(i, Mapping)
     ]
-    for item in loaded:
-        if isinstance(item["primary"], str):  # Entra: "primary": "True"
-            item["primary"] = item["primary"].lower() == "true"
-    return loaded
 
 
 def _extension(urn: str, extension: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,9 +286,8 @@ def _extension(urn: str, extension: Mapping[str, Any]) -> dict[str, Any]:
     result = {k: v for k, v in extension.items() if k.lower() != "schemas" and v is not None}
     if urn == ENTERPRISE_USER_URN:
         for key in list(result):
-            # Entra sends the manager as a bare id; RFC 7643 §4.3 makes it {"value": id}.
-            if key.lower() == "manager" and isinstance(result[key], str):
-                result[key] = {"value": result[key]}
+            if key.lower() == "manager":
+                result[key] = quirks.reference(result[key])
     return result
 
 
