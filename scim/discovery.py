@@ -19,9 +19,9 @@ from scim.attributes import GROUPS, USERS, resource_type_document, schema_docume
 from scim.attributes import schemas as attribute_schemas
 from scim.constants import MAX_COUNT, SERVICE_PROVIDER_CONFIG_URN, USER_URN
 from scim.errors import ScimError
+from scim.meta import location
 from scim.params import filter_from
 from scim.responses import list_response, scim_response
-from scim.schemas import location
 
 DOCS_URL = "https://help.heap.io/hc/en-us/articles/scim-provisioning-with-okta"
 

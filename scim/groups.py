@@ -22,6 +22,7 @@ from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.filter_sql import condition
 from scim.group_patch import checked_count, group_changes, member_ids
+from scim.meta import location, meta
 from scim.params import (
     Projection,
     filter_from,
@@ -31,7 +32,6 @@ from scim.params import (
 )
 from scim.patch import parse_patch
 from scim.responses import list_response, scim_response
-from scim.schemas import location, meta
 
 
 @bp.get("/Groups")

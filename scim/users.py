@@ -17,6 +17,7 @@ from scim.body import request_json
 from scim.constants import USER_URN
 from scim.errors import ScimError
 from scim.filter_sql import condition
+from scim.meta import location
 from scim.params import (
     Projection,
     filter_from,
@@ -27,13 +28,8 @@ from scim.params import (
 from scim.patch import PatchOperation, parse_patch
 from scim.patch_document import apply_to_document
 from scim.responses import list_response, scim_response
-from scim.schemas import (
-    dump_user,
-    heap_role_from,
-    load_user,
-    location,
-    strip_fallback,
-)
+from scim.user_loader import heap_role_from, load_user
+from scim.user_resource import dump_user, strip_fallback
 
 # A PATCH speaks about the role only when it names one of these (any schema, any case).
 _ROLE_ATTRIBUTES = ("heaprole", "roles")

@@ -1,55 +1,25 @@
-"""Wire <-> plain data: the User resource and the ``meta`` every resource carries.
+"""A User body (POST, PUT, or a PATCHed document) off the wire: an ``IdpProfile``.
 
-Loading is lenient where Okta and Entra differ (attribute names in any case, ``"True"``/``"False"``
-strings, a bare manager id) and keeps every attribute Heap has no column for, so it round-trips.
-Dumping emits what Heap holds, never ``password``.
+Loading is lenient where Okta and Entra differ (attribute names in any case, their quirks in
+``scim.quirks``) and keeps every attribute Heap has no column for, so it round-trips; what is
+modelled, kept or dropped is the attribute table's word (``scim.attributes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.validate import Length
 
-from heap.models import ScimIdentity, Team
 from heap.services.users import EmailAddress, IdpProfile
-from scim import bp, quirks
+from scim import quirks
 from scim.attributes import USER_NAMES
-from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES, USER_URN
+from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES
 from scim.errors import ScimError
 from scim.filter_match import lookup
 from scim.patch import PatchOperation
-
-# ---- meta ---------------------------------------------------------------------------------------
-
-
-def location(path: str) -> str:
-    """The absolute URL of a resource, e.g. ``location("Users/<id>")``."""
-    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
-    return f"{base}{bp.url_prefix}/{path}"
-
-
-def timestamp(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def meta(
-    resource_type: str, *, created: datetime, last_modified: datetime, path: str
-) -> dict[str, str]:
-    return {
-        "resourceType": resource_type,
-        "created": timestamp(created),
-        "lastModified": timestamp(last_modified),
-        "location": location(path),
-    }
-
-
-# ---- Users: load --------------------------------------------------------------------------------
 
 # Attribute names are case-insensitive (RFC 7643 §2.1); inside Heap they take the schema's casing.
 # What is modelled, kept as sent or dropped is the attribute table's word (scim.attributes).
@@ -296,12 +266,7 @@ def load_user(body: Any) -> IdpProfile:
     if not isinstance(body, Mapping):
         raise ScimError(400, "The body must be a JSON object (a User resource).", "invalidSyntax")
     _check_multi_values(body)
-    try:
-        profile: IdpProfile = UserSchema().load(body)
-    except ValidationError:
-        raise
-    except (TypeError, AttributeError):
-        raise ScimError(400, "The User resource is malformed.", "invalidValue") from None
+    profile: IdpProfile = UserSchema().load(body)
     return profile
 
 
@@ -322,76 +287,3 @@ def _check_multi_values(body: Mapping[str, Any]) -> None:
                     f"{MAX_MULTI_VALUES} per attribute.",
                     "invalidValue",
                 )
-
-
-# ---- Users: dump --------------------------------------------------------------------------------
-
-
-def name_fallback(email: str) -> tuple[str, str]:
-    """Names for a teammate invited in Heap without any: Okta requires both to be non-empty.
-
-    The email's local part stands in for the given name and "-" for the family name; they are
-    never stored, and an echo of them in a PUT leaves the names empty (see ``strip_fallback``).
-    """
-    return email.partition("@")[0] or email, "-"
-
-
-def dump_user(
-    identity: ScimIdentity, *, teams: Sequence[Team] = (), fallback_names: bool = True
-) -> dict[str, Any]:
-    """The User resource as Okta and Entra read it."""
-    user = identity.user
-    extra = dict(identity.extra or {})
-    given, family = user.given_name, user.family_name
-    # Only for teammates the IdP never described: what it sent (or removed) is returned as is.
-    if fallback_names and not identity.idp_managed and not given and not family:
-        given, family = name_fallback(user.email)
-    resource: dict[str, Any] = {"schemas": [USER_URN], "id": identity.id}
-    if identity.external_id is not None:
-        resource["externalId"] = identity.external_id
-    resource["userName"] = identity.user_name
-    name = dict(extra.pop("name", None) or {})
-    if given:
-        name["givenName"] = given
-    if family:
-        name["familyName"] = family
-    if name:
-        resource["name"] = name
-    if user.display_name:
-        resource["displayName"] = user.display_name
-    resource["emails"] = extra.pop("emails", None) or [
-        {"value": user.email, "type": "work", "primary": True}
-    ]
-    resource["active"] = user.is_active
-    extensions = {k: extra.pop(k) for k in list(extra) if k.lower().startswith("urn:")}
-    resource.update(extra)
-    if teams:
-        resource["groups"] = [
-            {"value": t.scim_id, "display": t.name, "$ref": location(f"Groups/{t.scim_id}")}
-            for t in teams
-        ]
-    for urn, value in extensions.items():
-        resource[urn] = value
-        if isinstance(value, Mapping):
-            resource["schemas"].append(urn)
-    role_name = identity.heap_role_name
-    if role_name:
-        resource[HEAP_USER_URN] = {"heapRole": role_name}
-        resource["schemas"].append(HEAP_USER_URN)
-    resource["meta"] = meta(
-        "User",
-        created=identity.created_at,
-        last_modified=identity.last_modified,
-        path=f"Users/{identity.id}",
-    )
-    return resource
-
-
-def strip_fallback(profile: IdpProfile, identity: ScimIdentity) -> IdpProfile:
-    """Okta's read-modify-write PUT echoes the stand-in names of ``name_fallback``: keep empty."""
-    user = identity.user
-    if identity.idp_managed or user.given_name or user.family_name:
-        return profile
-    if (profile.given_name, profile.family_name) != name_fallback(user.email):
-        return profile
-    return replace(profile, given_name="", family_name="")
