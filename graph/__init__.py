@@ -12,9 +12,11 @@ SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 def init_app(app: Flask) -> None:
     """Mount the GraphQL view: POST for the front end, GraphiQL for a browser's GET."""
     from graph.schema import schema
-    from graph.view import HeapGraphQLView
+    from graph.view import HeapGraphQLView, error_response
+    from ops.errors import register_shape
 
     app.add_url_rule("/graphql", view_func=HeapGraphQLView.as_view("graphql", schema=schema))
+    register_shape(app, "/graphql", error_response)
 
 
 def printed_schema() -> str:

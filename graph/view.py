@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Request, Response, current_app
+from flask import Request, Response, current_app, g, json
 from strawberry.flask.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from graph.context import Context
 from heap import tokens
 from heap.actors import Member
 from heap.extensions import db
 from heap.models import User
+from ops.errors import DatabaseUnavailable, Problem, database_failure
 
 
 class HeapGraphQLView(GraphQLView[Context, None]):
@@ -17,7 +20,32 @@ class HeapGraphQLView(GraphQLView[Context, None]):
         viewer = _viewer(request)
         if viewer is None:
             return Context(viewer=None, account=None, actor=None)
-        return Context(viewer=viewer, account=viewer.account, actor=Member(viewer))
+        g.actor = Member(viewer)  # who asked, for the request's access log line
+        return Context(viewer=viewer, account=viewer.account, actor=g.actor)
+
+    def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """A resolver's database failure is a 503 for the whole request, not a masked error
+        with HTTP 200: the front end retries after Retry-After (ops.errors answers it)."""
+        failure = database_failure()
+        if result.errors and failure is not None:
+            raise DatabaseUnavailable("the database failed during a resolver") from failure
+        return super().process_result(request, result)
+
+
+def error_response(problem: Problem) -> Response:
+    """A failure outside the resolvers (bad URL or method, database down) as GraphQL JSON."""
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": problem.message,
+                "extensions": {"code": problem.code, "requestId": g.get("request_id")},
+            }
+        ],
+    }
+    response = Response(json.dumps(body), status=problem.status, mimetype="application/json")
+    response.headers.update(problem.headers)
+    return response
 
 
 def _viewer(request: Request) -> User | None:
