@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask_migrate import check, downgrade, upgrade
 from sqlalchemy import Column, create_engine, inspect, text
 from sqlalchemy.engine import make_url
@@ -113,7 +114,9 @@ def test_upgrade_downgrade_upgrade_without_drift(database_url: str) -> None:
             assert _expression_indexes() == EXPRESSION_INDEXES
             with db.engine.connect() as connection:
                 version = connection.execute(text("SELECT version_num FROM alembic_version"))
-                assert [row[0] for row in version] == ["0001"]
+                assert [row[0] for row in version] == [
+                    ScriptDirectory(MIGRATIONS).get_current_head()
+                ]
         finally:
             db.session.remove()
             db.engine.dispose()
