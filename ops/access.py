@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 
 from heap import tokens
 from heap.actors import IdentityProvider, Member
-from ops import metrics
+from ops import errors, metrics
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -30,6 +30,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
+        # ``g`` belongs to the app context, which a caller that pushed one (a test, a script)
+        # keeps across requests: nothing of an earlier request may speak for this one.
+        for leftover in ("actor", errors.FAILURE_KEY):
+            g.pop(leftover, None)
         g.request_started = time.perf_counter()
         sent = request.headers.get(REQUEST_ID_HEADER, "")
         # Only a plain token goes into the logs: no spaces or newlines to forge log lines with.

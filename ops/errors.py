@@ -40,7 +40,7 @@ _UNAVAILABLE_SQLITE_CODES = frozenset({5, 6, 7, 10, 13, 14, 15})
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 _SHAPES_KEY = "heap_error_shapes"
-_FAILURE_KEY = "_database_failure"
+FAILURE_KEY = "_database_failure"
 
 
 class DatabaseUnavailable(Exception):
@@ -97,12 +97,12 @@ def is_unavailable(error: BaseException) -> bool:
 def note_database_failure(error: BaseException) -> None:
     """Remember, for this request, that the database failed (a door may have swallowed it)."""
     if has_app_context():
-        setattr(g, _FAILURE_KEY, error)
+        setattr(g, FAILURE_KEY, error)
 
 
 def database_failure() -> BaseException | None:
     """The database failure this request ran into, if any."""
-    return g.get(_FAILURE_KEY) if has_app_context() else None
+    return g.get(FAILURE_KEY) if has_app_context() else None
 
 
 def unavailable_problem(error: BaseException) -> Problem:
