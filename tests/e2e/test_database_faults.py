@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -186,7 +187,10 @@ def _load(stack: Stack, stop: threading.Event, outcome: Outcome) -> None:
         if stop.is_set():
             return
         name = f"u-{uuid.uuid4().hex[:12]}@acme.example"
-        body = {"userName": name, "name": {"givenName": "Load", "familyName": "Test"}}
+        body: dict[str, Any] = {
+            "userName": name,
+            "name": {"givenName": "Load", "familyName": "Test"},
+        }
         try:
             created = session.post(
                 f"{stack.base_url}/scim/v2/Users",
@@ -209,7 +213,7 @@ def _load(stack: Stack, stop: threading.Event, outcome: Outcome) -> None:
         scim_id = created.json()["id"]
         with outcome.lock:
             outcome.created.append(scim_id)
-        patch = {
+        patch: dict[str, Any] = {
             "schemas": [PATCH_URN],
             "Operations": [{"op": "add", "path": "members", "value": [{"value": scim_id}]}],
         }
