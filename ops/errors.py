@@ -111,8 +111,8 @@ def unavailable_problem(error: BaseException) -> Problem:
     return Problem(
         503,
         "SERVICE_UNAVAILABLE",
-        "Heap's database is not answering right now. Retry after "
-        f"{RETRY_AFTER_SECONDS} seconds; a change that failed here was not applied.",
+        "Heap's database is not answering right now. Retry this request after "
+        f"{RETRY_AFTER_SECONDS} seconds.",
         {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

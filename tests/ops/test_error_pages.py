@@ -109,9 +109,12 @@ def test_database_down_is_a_scim_503_with_retry_after(database_down: Flask) -> N
     response = database_down.test_client().get(
         "/scim/v2/Users", headers={"Authorization": f"Bearer {token}"}
     )
-    body = _assert_scim_error(response, 503)
-    assert int(response.headers["Retry-After"]) > 0
-    assert "Retry after" in body["detail"]
+    assert _assert_scim_error(response, 503) == {
+        "schemas": [ERROR_URN],
+        "status": "503",
+        "detail": "Heap's database is not answering right now. Retry this request after 5 seconds.",
+    }
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_database_down_is_a_graphql_503_with_retry_after(database_down: Flask) -> None:
