@@ -44,24 +44,29 @@ def init_app(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
         metrics.observe_request(response.status_code, seconds)
-        query = request.query_string.decode("latin-1")
-        path = f"{request.path}?{query}" if query else request.path
-        log.info(
-            "%s %s %s",
-            request.method,
-            path,
-            response.status_code,
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": path,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "who": who(),
-                }
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            _log_access(response.status_code, seconds)
         return response
+
+
+def _log_access(status: int, seconds: float) -> None:
+    query = request.query_string.decode("latin-1")
+    path = f"{request.path}?{query}" if query else request.path
+    log.info(
+        "%s %s %s",
+        request.method,
+        path,
+        status,
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "who": who(),
+            }
+        },
+    )
 
 
 def who() -> str | None:

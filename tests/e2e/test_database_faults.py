@@ -39,6 +39,8 @@ CLIENT_TIMEOUT = 20
 SCIM_JSON = "application/scim+json"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+# As many workers as load threads: a request waits for its own attempt, not behind others'
+# (on a hung database each attempt takes up to the answer plus the connect timeout).
 LOAD_THREADS = 4
 MAX_CREATES_PER_THREAD = 150
 
@@ -130,7 +132,7 @@ def stack() -> Iterator[Stack]:
                     "--config",
                     "gunicorn.conf.py",
                     "--workers",
-                    "2",
+                    str(LOAD_THREADS),
                     "--bind",
                     f"127.0.0.1:{port}",
                     "app:create_app()",
