@@ -100,9 +100,8 @@ def test_statement_timeout_keeps_the_urls_own_options() -> None:
     assert "options" not in off["connect_args"] and "heap_answer_timeout" not in off["connect_args"]
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_the_app_connects_with_the_timeouts(app: Flask, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("PostgreSQL timeouts")
     from sqlalchemy import text
 
     from heap.extensions import db
