@@ -47,8 +47,7 @@ port-free:
 run: port-free install
 	$(FLASK) db upgrade
 	PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(FLASK) demo
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --no-control-socket \
-		--access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) 'app:create_app()'
 
 test: install
 	$(BIN)/python -m pytest

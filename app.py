@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import re
 import secrets
 import sqlite3
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -22,9 +18,6 @@ import ops
 import scim
 from heap import cli
 from heap.extensions import db, migrate
-
-REQUEST_ID_HEADER = "X-Request-Id"
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -37,14 +30,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    _configure_logging(app)
+    # Logs, request ids, error pages, health, metrics, limits; first, as it sets the database
+    # timeouts the engine is built with.
+    ops.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
-    ops.init_app(app)
     scim.init_app(app)
     graph.init_app(app)
     cli.init_app(app)
-    _track_requests(app)
     return app
 
 
@@ -99,47 +92,3 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the request id, so log search can follow one request."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "request_id": g.get("request_id") if has_request_context() else None,
-            "message": record.getMessage(),
-        }
-        if has_request_context():
-            entry["method"], entry["path"] = request.method, request.path
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def _configure_logging(app: Flask) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    for name in ("heap", "scim", "graph", app.logger.name):
-        logger = logging.getLogger(name)
-        logger.handlers = [handler]
-        logger.setLevel(app.config["LOG_LEVEL"])
-        logger.propagate = False
-
-
-def _track_requests(app: Flask) -> None:
-    """A request id on every response and log line; a client-sent id is kept if it is sane."""
-
-    @app.before_request
-    def assign_request_id() -> None:
-        sent = request.headers.get(REQUEST_ID_HEADER, "")
-        # Only a plain token goes into the logs: no spaces or newlines to forge log lines with.
-        g.request_id = sent if _SAFE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-
-    @app.after_request
-    def expose_request_id(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        app.logger.info("%s %s -> %s", request.method, request.path, response.status_code)
-        return response

@@ -14,10 +14,12 @@ def init_app(app: Flask) -> None:
     from graph import graphiql
     from graph.rate_limit import limited
     from graph.schema import schema
-    from graph.view import HeapGraphQLView
+    from graph.view import HeapGraphQLView, error_response
+    from ops.errors import register_shape
 
     view = HeapGraphQLView.as_view("graphql", schema=schema)
     app.add_url_rule("/graphql", view_func=limited(view))
+    register_shape(app, "/graphql", error_response)
     graphiql.init_app(app)
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException, SyncHTTPRequestAdapter
-from flask import Request, Response
+from flask import Request, Response, g
 from flask import request as current_request
 from strawberry.flask.views import GraphQLView
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from graph import auth, graphiql, wire
 from graph.context import Context
+from heap.actors import Member
+from heap.models import User
+from ops.errors import DatabaseUnavailable, Problem, database_failure
 
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
@@ -23,7 +27,22 @@ class HeapGraphQLView(GraphQLView[Context, None]):
         # The viewer is read when a resolver first asks: a query refused before execution
         # (over the cost budget, say) issues no SQL at all.
         claim = auth.read_claim(request)
-        return Context(load_viewer=lambda: auth.load_viewer(claim))
+
+        def load_viewer() -> User | None:
+            viewer = auth.load_viewer(claim)
+            if viewer is not None:
+                g.actor = Member(viewer)  # who asked, for the request's access log line
+            return viewer
+
+        return Context(load_viewer=load_viewer)
+
+    def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """A resolver's database failure is a 503 for the whole request, not a masked error
+        with HTTP 200: the front end retries after Retry-After (ops.errors answers it)."""
+        failure = database_failure()
+        if result.errors and failure is not None:
+            raise DatabaseUnavailable("the database failed during a resolver") from failure
+        return super().process_result(request, result)
 
     def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Response:
         """A request refused before execution answers GraphQL JSON, not Strawberry's text."""
@@ -61,6 +80,13 @@ class HeapGraphQLView(GraphQLView[Context, None]):
     def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from this service's own files, instead of Strawberry's page and its CDN."""
         return graphiql.page(endpoint=request.path)
+
+
+def error_response(problem: Problem) -> Response:
+    """A failure outside the resolvers (bad URL or method, database down) as GraphQL JSON."""
+    return wire.error_response(
+        problem.status, problem.message, code=problem.code, headers=dict(problem.headers)
+    )
 
 
 def _check_operation(operation: GraphQLRequestData) -> None:

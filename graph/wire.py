@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response
+from flask import Response, g
 
 # Deeper than any request this schema can take (an input object holds a list of ids at most),
 # far below what would strain the parser or the checks below.
@@ -31,8 +31,10 @@ class BadRequest(Exception):
 def error_response(
     status: int, message: str, *, code: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """A GraphQL-over-HTTP error body: no ``data``, one error with ``extensions.code``."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    """A GraphQL-over-HTTP error body: no ``data``, one error with ``extensions.code`` and the
+    request id (which the log line has too)."""
+    extensions = {"code": code, "requestId": g.get("request_id")}
+    body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(
         json.dumps(body), status=status, mimetype="application/json", headers=headers or {}
     )

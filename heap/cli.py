@@ -20,7 +20,7 @@ from heap import tokens
 from heap.actors import Operator
 from heap.errors import HeapError, NotFound
 from heap.models import Plan
-from heap.services import accounts, repair, roles, scim, users
+from heap.services import accounts, housekeeping, repair, roles, scim, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +34,7 @@ accounts_cli = AppGroup("accounts", help="Create accounts and change their plan.
 scim_cli = AppGroup("scim", help="Enable SCIM and manage SCIM tokens.")
 users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
 data_cli = AppGroup("data", help="Find and repair stored data.")
+audit_cli = AppGroup("audit", help="The audit log.")
 
 
 def refusals_to_stderr(command: Callable[P, R]) -> Callable[P, R]:
@@ -114,6 +115,35 @@ def rotate_token(account_ref: str) -> None:
     account = accounts.get_by_ref(ref=account_ref)
     _, token = scim.rotate_token(account=account, actor=OPERATOR)
     click.echo(token)
+
+
+@scim_cli.command("revoke-token")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("prefix", metavar="PREFIX")
+@refusals_to_stderr
+def revoke_token(account_ref: str, prefix: str) -> None:
+    """Revoke the SCIM token Heap shows as PREFIX (e.g. heapscim_AbC123); effective at once."""
+    account = accounts.get_by_ref(ref=account_ref)
+    token = housekeeping.revoke_scim_token(account=account, actor=OPERATOR, prefix=prefix)
+    click.echo(f"Revoked SCIM token {token.prefix} of {account.name}.")
+
+
+@scim_cli.command("prune-tokens")
+@click.option("--older-than", "days", type=int, required=True, metavar="DAYS")
+@refusals_to_stderr
+def prune_tokens(days: int) -> None:
+    """Delete SCIM tokens (of every account) revoked more than DAYS days ago."""
+    deleted = housekeeping.prune_revoked_tokens(actor=OPERATOR, older_than_days=days)
+    click.echo(f"Deleted {deleted} SCIM tokens revoked more than {days} days ago.")
+
+
+@audit_cli.command("prune")
+@click.option("--older-than", "days", type=int, required=True, metavar="DAYS")
+@refusals_to_stderr
+def prune_audit(days: int) -> None:
+    """Delete audit events (of every account) older than DAYS days, in small batches."""
+    deleted = housekeeping.prune_audit(actor=OPERATOR, older_than_days=days)
+    click.echo(f"Deleted {deleted} audit events older than {days} days.")
 
 
 @scim_cli.command("disable")
@@ -208,4 +238,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(scim_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(data_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(demo)

@@ -374,3 +374,5 @@ Index(
 # Team names compare case-insensitively: one key serves the unique rule and Okta's
 # ``displayName eq`` lookup, so "Link Group" finds the team that creation would collide with.
 Index("uq_teams_account_id_name", Team.account_id, func.lower(Team.name), unique=True)
+# Pruning the audit log (``flask audit prune``) takes the oldest events first, batch by batch.
+Index("ix_audit_events_occurred_at", AuditEvent.occurred_at)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from heap.actors import Actor, IdentityProvider, Member
+from heap.actors import Actor, IdentityProvider, Member, Operator
 from heap.errors import (
     Forbidden,
     HeapError,
@@ -199,3 +199,10 @@ def ensure_may_delete_role(
             f"{users_with_role} teammate(s) have the role {role.name}. "
             "Give them another role first."
         )
+
+
+def ensure_operator(actor: Actor) -> None:
+    """Housekeeping across accounts (pruning the audit log and old tokens) is for operators only:
+    the log is the account's evidence, and no one inside an account may erase it."""
+    if not isinstance(actor, Operator):
+        raise Forbidden("Only an operator (the flask CLI) can prune the audit log or tokens.")

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from ops.database import timeouts_lifted
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -93,7 +95,9 @@ def run_migrations_online():
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         try:
-            with context.begin_transaction():
+            # The app's statement and answer timeouts are for requests; a migration on a big
+            # table may rightly run longer.
+            with timeouts_lifted(connection), context.begin_transaction():
                 context.run_migrations()
         finally:
             if connection.dialect.name == "sqlite":

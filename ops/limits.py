@@ -8,13 +8,31 @@ from __future__ import annotations
 
 import time
 
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from ops import metrics
+
 # Headers off: Retry-After belongs on a 429 alone, not on every response. Storage errors are
 # swallowed (and logged by the limiter): Redis being away must not turn requests into 5xx; a
-# limit is a guard, not a correctness rule.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=False, swallow_errors=True)
+# limit is a guard, not a correctness rule. Every refusal, from either door, is counted once.
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=False,
+    swallow_errors=True,
+    on_breach=metrics.count_rate_limited,
+)
+
+# A Redis that hangs would hold every limited request with it: give up after a second (the
+# limit is then skipped, as when Redis is down).
+REDIS_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+
+def init_app(app: Flask) -> None:
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith("redis"):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", dict(REDIS_OPTIONS))
+    limiter.init_app(app)
 
 
 def retry_after_seconds(default: int = 60) -> int:

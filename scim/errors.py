@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from heap.errors import ErrorCode, HeapError
+from ops.errors import Problem, register_shape
 from ops.limits import retry_after_seconds
 from scim import bp
 from scim.constants import MAX_ERROR_PROBLEMS
 from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
-
-log = logging.getLogger(__name__)
 
 # code -> (HTTP status, scimType)
 _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
@@ -99,17 +97,16 @@ def http_error(error: HTTPException) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Unrouted URLs and wrong methods never reach the blueprint's handlers: answer those under
-    /scim/v2 as SCIM errors too (Okta shows the admin the body), and leave other URLs alone."""
+    """Unrouted URLs, wrong methods, unexpected errors and database outages under /scim/v2 are
+    decided by ops.errors (for every door alike) and answered here as SCIM errors (Okta shows
+    the admin the body)."""
+    register_shape(app, bp.url_prefix or "", _render)
 
-    def unrouted(error: HTTPException) -> Response | HTTPException:
-        prefix = bp.url_prefix or ""
-        if request.path == prefix or request.path.startswith(prefix + "/"):
-            return http_error(error)
-        return error
 
-    for status in (404, 405):
-        app.register_error_handler(status, unrouted)
+def _render(problem: Problem) -> Response:
+    detail = _HTTP_DETAILS.get(problem.status, problem.message)
+    scim_type = "invalidSyntax" if problem.status == 400 else None
+    return error_response(problem.status, detail, scim_type=scim_type, headers=problem.headers)
 
 
 _HTTP_DETAILS = {
@@ -119,15 +116,6 @@ _HTTP_DETAILS = {
     413: "The request body is too large.",
     415: "Send the body as application/scim+json or application/json.",
 }
-
-
-@bp.errorhandler(Exception)
-def unexpected_error(error: Exception) -> Response:
-    request_id = g.get("request_id", "-")
-    log.exception("unhandled error in SCIM request %s", request_id)
-    return error_response(
-        500, f"Heap could not complete this request. Quote request id {request_id} to Heap support."
-    )
 
 
 def _flatten(messages: object) -> str:

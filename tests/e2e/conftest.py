@@ -71,7 +71,8 @@ def live_server(
     live_server_workers: int,
     live_server_env: Mapping[str, str],
 ) -> Iterator[str]:
-    """The base URL (``http://127.0.0.1:PORT``) of gunicorn serving ``app:create_app()``."""
+    """The base URL (``http://127.0.0.1:PORT``) of gunicorn serving ``app:create_app()`` with
+    gunicorn.conf.py; its output is in ``tmp_path / "gunicorn.log"``."""
     # The server must see what the test committed, and the test's session must hold no lock
     # (SQLite) or open transaction while the workers write.
     db.session.commit()
@@ -98,7 +99,9 @@ def live_server(
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "--no-control-socket",
+                # The production settings (JSON errors, request-line limit, metrics directory).
+                "--config",
+                "gunicorn.conf.py",
                 "--workers",
                 str(live_server_workers),
                 "--bind",

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import JsonFormatter
 from graph import SCHEMA_FILE, printed_schema
 from heap.extensions import db
 from heap.models import utcnow
+from ops.logs import JsonFormatter
 from tests.conftest import json_of
 from tests.graph.conftest import make_account, make_user, post, top_level_codes, viewer_token
 

@@ -140,8 +140,10 @@ def test_unknown_urls_and_methods_under_scim_get_scim_error_bodies(
     }
     cross = client.post("/scim/v2/.search", json={}, headers=auth(token))
     assert (cross.status_code, json_of(cross)["status"]) == (501, "501")
-    # Outside /scim/v2, Flask's own pages stay.
-    assert client.get("/nope").headers["Content-Type"].startswith("text/html")
+    # Outside /scim/v2 no SCIM body, but no HTML page either (tests/test_error_pages.py).
+    elsewhere = client.get("/nope")
+    assert elsewhere.headers["Content-Type"] == "application/json"
+    assert "schemas" not in json_of(elsewhere)
 
 
 def test_users_search_by_post(client: FlaskClient, token: str) -> None:
@@ -249,11 +251,12 @@ def test_groups_search_by_post(client: FlaskClient, token: str) -> None:
 def test_an_unexpected_failure_is_a_500_with_a_request_id_and_no_trace(
     capfd: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
-    # A real failure, no mock: the database file's directory does not exist.
+    # A real failure, no mock: a database nobody migrated has no tables (a bug in the
+    # deployment, not an outage: retrying will not help).
     broken = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing' / 'heap.db'}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unmigrated.db'}",
             "SECRET_KEY": "x",
         }
     )

@@ -147,6 +147,7 @@ RULES: dict[str, Callable[[World], None]] = {
     "manage_roles": lambda w: policy.ensure_may_manage_roles(w.actor),
     "rename_role": lambda w: policy.ensure_may_rename_role(_role(w), w.actor),
     "delete_role": _delete_role,
+    "operator": lambda w: policy.ensure_operator(w.actor),
 }
 
 OK = None
@@ -268,6 +269,11 @@ TABLE: list[tuple[str, str, str, type[HeapError] | None]] = [
     ("delete_role", IDP, "scim", Forbidden),
     ("delete_role", OPERATOR, "", OK),
     ("delete_role", OPERATOR, "inuse", RoleInUse),
+    # Pruning the audit log: the CLI only, never anyone inside an account, Admins included.
+    ("operator", OPERATOR, "", OK),
+    ("operator", ADMIN, "", Forbidden),
+    ("operator", MEMBER, "", Forbidden),
+    ("operator", IDP, "scim", Forbidden),
 ]
 
 
