@@ -1,4 +1,5 @@
-"""`python -m bench`: what a group PATCH costs as the group grows, next to a plain GET.
+"""`python -m bench groups` (`make bench-groups`): what a group PATCH costs as the group grows,
+next to a plain GET.
 
 Builds an account with 11,000 users and two SCIM-managed teams (1,000 and 10,000 members), then,
 through the Flask test client (the whole request path, no network), times Okta's membership
