@@ -37,7 +37,7 @@ class Statement:
         return flat if len(flat) <= 200 else flat[:197] + "..."
 
 
-_PARAMETER = r"(?:%\(\w+\)s(?:::[A-Z]+(?: [A-Z]+)*)?|\?)"
+_PARAMETER = r"(?:%\(\w+\)s(?:::[A-Z]+(?: [A-Z]+)*)?|\?|\$\d+)"
 _PARAMETER_RUN = re.compile(rf"{_PARAMETER}(?:, {_PARAMETER}){{4,}}")
 _COLUMNS = re.compile(r"^(SELECT(?: DISTINCT)?) .{60,}? FROM ")
 _LITERAL_ARRAY = re.compile(r"'\{([^}]{60,})\}'")
