@@ -5,8 +5,9 @@ seeds an account through the app's own `flask demo` plus BENCH_USERS users and B
 serves the app and the ceiling (bench/ceiling.py) with gunicorn (2 sync workers, no access log,
 127.0.0.1), and loads each request with wrk for BENCH_SECONDS: reads from 4 connections, writes
 from one connection one after another, as Okta sends them. Every figure is divided by the
-ceiling's: reads by its GET, writes by its POST. The ceiling is measured first and last; the two
-figures show how steady the machine was, and their mean is the one divided by.
+ceiling's: reads by its GET, writes by its POST, measured just before and just after them.
+BENCH_ROUNDS (default 1) repeats the app's figures, each round between two ceiling runs, and
+reports medians with the range of the ratios: on a shared machine that range is the noise.
 
 The app runs as deployed: LOG_LEVEL at its default (INFO, one JSON line per request, written to a
 file), the rate limiter in the path with memory:// storage and SCIM_RATE_LIMIT set far above what
@@ -81,6 +82,7 @@ class Figure:
     others_cores: float
     sql: str = ""
     ratio: float = 0.0
+    ratio_range: tuple[float, float] = (0.0, 0.0)  # lowest and highest over the rounds
 
 
 @dataclass
@@ -407,23 +409,56 @@ def measure_database(database: dbs.Database, logs: Path) -> DatabaseResult:
                 sql[probe.key],
             )
 
-        first = [measure(top_server, p) for p in tops]
+        # Rounds interleave the ceiling with the app: each round's figures are divided by the
+        # ceiling measured just before and just after them, so a machine that gets busier or
+        # quieter mid-run moves both sides of a ratio.
         posted_before = _created(app, run)
-        figures = [measure(app_server, p) for p in probes]
-        last = [measure(top_server, p) for p in tops]
+        ceilings = [[measure(top_server, p) for p in tops]]
+        rounds: list[list[Figure]] = []
+        for _ in range(_rounds()):
+            rounds.append([measure(app_server, p) for p in probes])
+            ceilings.append([measure(top_server, p) for p in tops])
 
-    _check_created(app, run, posted_before, next(f for f in figures if f.key == "post_user"))
-    result.ceiling_get = [first[0].per_second, last[0].per_second]
-    result.ceiling_post = [first[1].per_second, last[1].per_second]
-    get_ceiling = statistics.mean(result.ceiling_get)
-    post_ceiling = statistics.mean(result.ceiling_post)
-    for top_figure in (first[0], first[1]):
-        top_figure.per_second = get_ceiling if not top_figure.write else post_ceiling
-    for figure in [*first, *figures]:
-        figure.ratio = figure.per_second / (post_ceiling if figure.write else get_ceiling)
-    result.figures = [*first, *figures]
+    result.ceiling_get = [c[0].per_second for c in ceilings]
+    result.ceiling_post = [c[1].per_second for c in ceilings]
+    for i, figures in enumerate(rounds):
+        get_ceiling = statistics.mean(result.ceiling_get[i : i + 2])
+        post_ceiling = statistics.mean(result.ceiling_post[i : i + 2])
+        for figure in figures:
+            figure.ratio = figure.per_second / (post_ceiling if figure.write else get_ceiling)
+    merged = [_merge([r[k] for r in rounds]) for k in range(len(probes))]
+    posts = next(f for f in merged if f.key == "post_user")
+    _check_created(app, run, posted_before, posts, len(rounds))
+    top_figures = [_merge([c[k] for c in ceilings]) for k in range(len(tops))]
+    for figure in top_figures:
+        figure.ratio = 1.0
+    result.figures = [*top_figures, *merged]
     seeded.dispose()
     return result
+
+
+def _rounds() -> int:
+    return max(1, int(os.environ.get("BENCH_ROUNDS", "1")))
+
+
+def _merge(figures: list[Figure]) -> Figure:
+    """One figure from the rounds: medians, and the range of the ratios."""
+    first = figures[0]
+    ratios = [f.ratio for f in figures]
+    return Figure(
+        first.key,
+        first.label,
+        first.write,
+        first.connections,
+        statistics.median(f.per_second for f in figures),
+        statistics.median(f.p50_ms for f in figures),
+        statistics.median(f.p99_ms for f in figures),
+        sum(f.requests for f in figures),
+        statistics.mean(f.others_cores for f in figures),
+        first.sql,
+        statistics.median(ratios),
+        (min(ratios), max(ratios)),
+    )
 
 
 def _created(app: Flask, run: str) -> int:
@@ -438,16 +473,15 @@ def _created(app: Flask, run: str) -> int:
         )
 
 
-def _check_created(app: Flask, run: str, before: int, post: Figure) -> None:
-    """Each counted POST made one user (a request in flight at the end may add one more)."""
+def _check_created(app: Flask, run: str, before: int, post: Figure, rounds: int) -> None:
+    """Each counted POST made one user (a request in flight at a run's end may add one more)."""
     made = _created(app, run) - before
-    if not post.requests <= made <= post.requests + post.connections:
+    if not post.requests <= made <= post.requests + post.connections * rounds:
         raise SystemExit(f"bench: {post.requests} POSTs created {made} users")
 
 
 def table(result: DatabaseResult) -> str:
-    get_first, get_last = result.ceiling_get
-    post_first, post_last = result.ceiling_post
+    rounds = len(result.ceiling_get) - 1
     lines = [
         f"### {result.database}",
         "",
@@ -456,16 +490,22 @@ def table(result: DatabaseResult) -> str:
         "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for f in result.figures:
+        spread = ""
+        if rounds > 1 and not f.key.startswith("ceiling"):
+            spread = f" ({f.ratio_range[0]:.2f}-{f.ratio_range[1]:.2f})"
         lines.append(
-            f"| {f.label} | {f.connections} | {f.per_second:,.0f} | {f.ratio:.2f}x "
+            f"| {f.label} | {f.connections} | {f.per_second:,.0f} | {f.ratio:.2f}x{spread} "
             f"| {f.p50_ms:.1f} | {f.p99_ms:.1f} | {f.sql} | {f.others_cores:.2f} |"
         )
     load1, load5, load15 = result.load_average
     lines += [
         "",
-        f"Ceiling measured first and last: GET {get_first:,.0f} then {get_last:,.0f} req/s, "
-        f"POST {post_first:,.0f} then {post_last:,.0f} per s (ratios use the mean). "
-        f"Load average before the run: {load1:.2f} {load5:.2f} {load15:.2f}.",
+        f"{rounds} round(s); figures are medians over the rounds, each round's ratio against "
+        "the ceiling measured before and after it (range in brackets). Ceiling each time: GET "
+        + ", ".join(f"{v:,.0f}" for v in result.ceiling_get)
+        + " req/s; POST "
+        + ", ".join(f"{v:,.0f}" for v in result.ceiling_post)
+        + f" per s. Load average before the run: {load1:.2f} {load5:.2f} {load15:.2f}.",
         "",
     ]
     return "\n".join(lines)
