@@ -10,6 +10,7 @@ compare.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -58,10 +59,12 @@ def run(
 ) -> Load:
     """Load ``method path`` for ``seconds`` from ``connections`` connections on one thread.
 
-    ``body`` may hold ``{n}``: wrk replaces it with its request counter, one value per request.
+    ``body`` may hold ``{n}``: each request gets its own value (this run's tag and wrk's request
+    counter, which starts again at 1 in every run), so no two runs create the same user.
     """
+    tag = secrets.token_hex(3)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
-        file.write(body or "")
+        file.write(body.replace("{n}", f"{tag}-{{n}}") if body else "")
     body_path = file.name if body is not None else "-"
     try:
         command = [

@@ -190,7 +190,7 @@ def _profile_database(database: dbs.Database, logs: Path, seconds: float) -> lis
             served._preflight(server, probe)
             load.run(server.url, probe.method, probe.path, connections=connections,
                      seconds=1, headers=probe.headers,
-                     body=probe.body.replace("{n}", "w{n}") if probe.body else None)  # fmt: skip
+                     body=probe.body)  # fmt: skip
             raw = served.OUT / f"profile-{slug}-{key}.txt"
             spy = _record(worker, seconds + 1, raw)
             result = load.run(server.url, probe.method, probe.path, connections=connections,

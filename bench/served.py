@@ -386,7 +386,7 @@ def measure_database(database: dbs.Database, logs: Path) -> DatabaseResult:
                     connections=probe.connections,
                     seconds=warmup,
                     headers=probe.headers,
-                    body=probe.body.replace("{n}", "w{n}") if probe.body else None,
+                    body=probe.body,
                 )
 
         def measure(server: Server, probe: Probe) -> Figure:
