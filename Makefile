@@ -48,7 +48,7 @@ bench-deps: $(VENV)/.bench-installed
 		|| (echo "bench: install wrk (apt-get install -y wrk)" >&2; exit 1)
 
 # Served app vs the bare-Flask ceiling on SQLite and PostgreSQL, then 1k vs 100k users on
-# PostgreSQL (about 6 minutes; BENCH_SECONDS, BENCH_REPEAT, BENCH_DATABASES tune it).
+# PostgreSQL (about 8 minutes; BENCH_SECONDS, BENCH_ROUNDS, BENCH_REPEAT, BENCH_DATABASES tune it).
 bench: bench-deps
 	$(BIN)/python -m bench
 
