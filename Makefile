@@ -8,7 +8,8 @@ PORT ?= 5000
 # GraphiQL's browser files (package.json, package-lock.json), copied by graph/graphiql/build.py.
 GRAPHIQL := graph/graphiql/dist/manifest.json
 
-.PHONY: install run port-free test lint format bench schema clean
+.PHONY: install run port-free test lint format bench bench-served bench-scale bench-profile \
+	bench-groups bench-deps schema clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +62,26 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+# The bench's own tools: matplotlib and py-spy (the bench extra), wrk from Debian.
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench-deps: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| (echo "bench: install wrk (apt-get install -y wrk)" >&2; exit 1)
+
+# Served app vs the bare-Flask ceiling on SQLite and PostgreSQL, then 1k vs 100k users on
+# PostgreSQL (about 8 minutes; BENCH_SECONDS, BENCH_ROUNDS, BENCH_REPEAT, BENCH_DATABASES tune it).
+bench: bench-deps
 	$(BIN)/python -m bench
+
+bench-served bench-scale bench-profile: bench-deps
+	$(BIN)/python -m bench $(@:bench-%=%)
+
+# In-process group PATCH cost as the team grows (no server, no wrk).
+bench-groups: install
+	$(BIN)/python -m bench groups
 
 schema: install
 	$(BIN)/python -m graph
