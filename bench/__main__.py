@@ -85,7 +85,7 @@ def _app(url: str) -> Flask:
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": "bench-only-signing-key-of-32-bytes-or-more",
             "SCIM_RATE_LIMIT": "100000000 per minute",
             "RATELIMIT_STORAGE_URI": "memory://",
             "LOG_LEVEL": "WARNING",

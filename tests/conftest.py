@@ -22,6 +22,8 @@ from app import create_app
 from heap.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# The app refuses keys under 32 bytes; this one is only for tests.
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-to-sign"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _TABLES = (
@@ -62,7 +64,7 @@ def _make_app(backend: str, url: str) -> Flask:
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "RATELIMIT_ENABLED": True,
             "SCIM_RATE_LIMIT": "100000 per minute",
             "PUBLIC_BASE_URL": "http://localhost",

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from heap.extensions import db
+from tests.conftest import TEST_SECRET_KEY
 
 MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -94,7 +95,7 @@ def _drift() -> list[object]:
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
 def test_upgrade_downgrade_upgrade_without_drift(database_url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": TEST_SECRET_KEY})
     with app.app_context():
         try:
             upgrade(directory=MIGRATIONS)
