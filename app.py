@@ -54,7 +54,9 @@ def _defaults(app: Flask) -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or _default_database_url(app)
     return {
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement's error (and so the log) never carries the values
+        # it was sent, which may be a SCIM token's label, an email or a request's body.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SECRET_KEY": os.environ.get("SECRET_KEY"),
         # Development (the default SQLite file, or this set): the signing key may come from the
         # instance folder and `flask demo` may change data. Production needs SECRET_KEY.
