@@ -27,6 +27,7 @@ TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-to-sign"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _TABLES = (
+    "verified_domains",
     "team_memberships",
     "scim_identities",
     "users",

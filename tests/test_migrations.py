@@ -22,6 +22,7 @@ MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = {
+    "verified_domains",
     "accounts",
     "roles",
     "users",
@@ -114,7 +115,7 @@ def test_upgrade_downgrade_upgrade_without_drift(database_url: str) -> None:
             assert _expression_indexes() == EXPRESSION_INDEXES
             with db.engine.connect() as connection:
                 version = connection.execute(text("SELECT version_num FROM alembic_version"))
-                assert [row[0] for row in version] == ["0001"]
+                assert [row[0] for row in version] == ["0003"]
         finally:
             db.session.remove()
             db.engine.dispose()
