@@ -33,6 +33,13 @@ class Account(Node):
         "sso_configured", description="Single sign-on is set up; SCIM needs it."
     )
 
+    @field(
+        description="Active Admins. 0 only once the identity provider deactivated or deleted "
+        "the last one (it always may): it restores one by sending Heap Role Admin for someone."
+    )
+    def admin_count(self, info: Info) -> int:
+        return info.context.active_admins()
+
     @strawberry.field
     def scim(self) -> ScimConfiguration:
         return ScimConfiguration(account=self.model)

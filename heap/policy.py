@@ -25,6 +25,8 @@ from heap.errors import (
 )
 from heap.models import Account, Role, Team, User
 
+LAST_ADMIN_IN_APP = "This is the account's last Admin. Make another teammate an Admin first."
+
 
 def ensure_admin(actor: Actor) -> None:
     """Settings, roles and teams are changed by Admins (and operators), never by the IdP."""
@@ -79,15 +81,29 @@ def ensure_may_add_or_remove_teammates(account: Account, actor: Actor) -> None:
 
 
 def ensure_may_change_role(
-    account: Account, actor: Actor, user: User, role: Role, *, active_admins: int
+    account: Account, actor: Actor, user: User, role: Role, *, active_admins: Callable[[], int]
 ) -> None:
-    """Roles stay editable in Heap in SCIM mode; in-app changes keep at least one Admin."""
+    """Roles stay editable in Heap in SCIM mode; no role change leaves the account without an Admin.
+
+    The IdP may deactivate or delete anyone (a departed person must lose access), but a role
+    change from it that would demote the last Admin is refused: an Okta admin clearing the Heap
+    Role mapping sends "" (the default role) for everyone, which must not demote every Admin.
+    ``active_admins`` is asked only when the answer matters (an Admin is being demoted).
+    """
     if isinstance(actor, IdentityProvider):
         ensure_idp_may_act(account)
+    else:
+        ensure_admin(actor)
+    if not (user.is_admin and not role.is_admin) or active_admins() > 1:
         return
-    ensure_admin(actor)
-    if user.is_admin and not role.is_admin:
-        ensure_not_last_admin(actor, active_admins=active_admins)
+    if isinstance(actor, IdentityProvider):
+        raise LastAdmin(
+            f"{user.email} is the only Admin of this Heap account: Heap Role {role.name} (an "
+            "empty Heap Role means the default role) would leave the account with no Admin. "
+            "Give Heap Role Admin to someone else first (in Okta: the Heap Role attribute of "
+            "their Heap app assignment), then change this person's role."
+        )
+    raise LastAdmin(LAST_ADMIN_IN_APP)
 
 
 def removal_refusals(
@@ -124,7 +140,7 @@ def ensure_not_last_admin(actor: Actor, *, active_admins: int) -> None:
     if isinstance(actor, IdentityProvider):
         return
     if active_admins <= 1:
-        raise LastAdmin("This is the account's last Admin. Make another teammate an Admin first.")
+        raise LastAdmin(LAST_ADMIN_IN_APP)
 
 
 def ensure_may_edit_team(account: Account, team: Team, actor: Actor) -> None:

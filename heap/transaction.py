@@ -105,6 +105,22 @@ def lock_account(account: Account) -> None:
     db.session.refresh(account)
 
 
+def take_sqlite_write_lock() -> None:
+    """On SQLite, hold the database's write lock from now until the transaction ends.
+
+    The sqlite3 driver begins a transaction only at the first INSERT, UPDATE or DELETE, so reads
+    before it see whatever was committed at that moment, and another writer may commit in
+    between. BEGIN IMMEDIATE takes the lock up front (waiting up to the busy timeout), so what
+    this transaction reads stays current until it commits. It does nothing on PostgreSQL, or
+    once the transaction has written (it holds the lock then).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not getattr(connection.connection.dbapi_connection, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
     if attempt is None:
         return

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from heap.actors import Actor
 from heap.errors import EmailInOtherAccount, Invalid
@@ -33,13 +34,43 @@ def is_email(value: str) -> bool:
     return len(value) <= MAX_EMAIL and not has_nul(value) and _EMAIL.match(value) is not None
 
 
-def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
-    """This account's identity with ``user_name``, compared like the unique index compares."""
+def find_identity(*, account: Account, user_name: str, lock: bool = False) -> ScimIdentity | None:
+    """This account's identity with ``user_name``, compared like the unique index compares.
+
+    With ``lock``, the identity and its user are read afresh and their rows stay locked until
+    the transaction ends (``lock_user_rows``).
+    """
     query = select(ScimIdentity).where(
         ScimIdentity.account_id == account.id,
         func.lower(ScimIdentity.user_name) == func.lower(user_name),
     )
-    return db.session.scalar(query)
+    return db.session.scalar(lock_user_rows(query) if lock else query)
+
+
+def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
+    """``query`` (of identities) loading each identity's user too, both rows locked and fresh.
+
+    The second step of the one lock order for user changes (the account first): two IdP writes
+    to one user take turns, and a write waits for an Admin's role change and then sees it. FOR
+    NO KEY UPDATE, the lock PostgreSQL's own UPDATE takes, so adding the user to a team (whose
+    foreign key check takes KEY SHARE) is not held up. SQLite has one writer and ignores it.
+    """
+    return (
+        query.join(ScimIdentity.user)
+        .options(contains_eager(ScimIdentity.user))
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def count_active_admins(*, account: Account) -> int:
+    query = (
+        select(func.count())
+        .select_from(User)
+        .join(Role, Role.id == User.role_id)
+        .where(User.account_id == account.id, User.is_active, Role.is_admin)
+    )
+    return db.session.scalar(query) or 0
 
 
 def find_active_by_email(*, email: str) -> User | None:

@@ -19,6 +19,7 @@ from heap.extensions import db
 from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembership, utcnow
 from heap.services import audit, memberships
 from heap.services.memberships import Members as Members
+from heap.services.scim import hold_access
 from heap.text import has_nul, refuse_nul
 from heap.transaction import Attempt, unit_of_work
 
@@ -175,6 +176,7 @@ def create(
     name = _clean_name(name)
     external_id = _clean_external_id(external_id)
     with unit_of_work(Attempt(account.id, actor, "team.create", "team", target_label=name)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_create_team(account, actor)
         _ensure_name_free(account=account, name=name)
         now = utcnow()
@@ -203,6 +205,7 @@ def delete(
 ) -> None:
     """Delete a team; its users stay in Heap."""
     with unit_of_work(Attempt(account.id, actor, "team.delete", "team", str(team_id or scim_id))):
+        hold_access(account=account, actor=actor)
         team = (
             get(account=account, team_id=team_id)
             if team_id is not None
@@ -231,6 +234,7 @@ def apply_changes(
 
 def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamChange]) -> Team:
     with unit_of_work(Attempt(account.id, actor, "team.update", "team", team.scim_id, team.name)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_edit_team(account, team, actor)
         if isinstance(actor, IdentityProvider) and not team.scim_managed:
             # Okta's "Link Group" onto an existing team: from its first push the IdP owns it.

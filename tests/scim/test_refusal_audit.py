@@ -71,19 +71,32 @@ def test_a_failed_statement_never_shows_its_parameters(client: FlaskClient) -> N
     assert "parameters hidden" in text
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def test_a_unique_race_is_logged_by_constraint_not_by_value(
-    app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL's message for a unique violation names the value: the email stays out."""
     held = UserFactory.create(email="held.address@example.com")
-    heap_logger = logging.getLogger("heap")
-    monkeypatch.setattr(heap_logger, "handlers", [*heap_logger.handlers, caplog.handler])
-    monkeypatch.setattr(logging.getLogger("heap.transaction"), "level", logging.INFO)
-    with pytest.raises(AlreadyExists), unit_of_work():
-        other = UserFactory.build(email="HELD.address@example.com", account=held.account)
-        db.session.add(other)
-        db.session.flush()
-    lines = [r.getMessage() for r in caplog.records if "unique constraint race" in r.getMessage()]
+    collect = _Collect()
+    logger = logging.getLogger("heap.transaction")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    logger.addHandler(collect)
+    try:
+        with pytest.raises(AlreadyExists), unit_of_work():
+            other = UserFactory.build(email="HELD.address@example.com", account=held.account)
+            db.session.add(other)
+            db.session.flush()
+    finally:
+        logger.removeHandler(collect)
+    lines = [line for line in collect.lines if "unique constraint race" in line]
     assert lines
     for line in lines:
         assert "held.address" not in line.lower()
