@@ -19,7 +19,7 @@ from heap import tokens
 from heap.actors import Operator
 from heap.errors import HeapError, NotFound
 from heap.models import Plan
-from heap.services import accounts, roles, scim, users
+from heap.services import accounts, domains, roles, scim, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,7 +29,9 @@ DEMO_ACCOUNT = "Acme"
 DEMO_ADMIN = "admin@acme.example"
 DEMO_DEFAULT_ROLE = "Analyst"
 
-accounts_cli = AppGroup("accounts", help="Create accounts and change their plan.")
+accounts_cli = AppGroup(
+    "accounts", help="Create accounts, change their plan, and verify their email domains."
+)
 scim_cli = AppGroup("scim", help="Enable SCIM and manage SCIM tokens.")
 users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
 
@@ -89,6 +91,44 @@ def configure_sso(account_ref: str, off: bool) -> None:
     account = accounts.get_by_ref(ref=account_ref)
     accounts.configure_sso(account=account, actor=OPERATOR, configured=not off)
     click.echo(f"SSO {'not ' if off else ''}configured for {account.name}.")
+
+
+@accounts_cli.command("verify-domain")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("domain")
+@refusals_to_stderr
+def verify_domain(account_ref: str, domain: str) -> None:
+    """Mark DOMAIN (and its subdomains) as the account's own: nobody else may add its addresses.
+
+    Prints the domain as stored, then any active users of other accounts already at it (they
+    keep their addresses until removed there).
+    """
+    account = accounts.get_by_ref(ref=account_ref)
+    verified = domains.verify(account=account, actor=OPERATOR, domain=domain)
+    click.echo(f"{verified.domain.domain} is verified for {account.name}.")
+    for email, holder in verified.held_elsewhere:
+        click.echo(f"held elsewhere: {email} ({holder})")
+
+
+@accounts_cli.command("domains")
+@click.argument("account_ref", metavar="ACCOUNT")
+@refusals_to_stderr
+def list_domains(account_ref: str) -> None:
+    """Print the account's verified domains, one per line."""
+    account = accounts.get_by_ref(ref=account_ref)
+    for verified in domains.list_for(account=account):
+        click.echo(verified.domain)
+
+
+@accounts_cli.command("unverify-domain")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("domain")
+@refusals_to_stderr
+def unverify_domain(account_ref: str, domain: str) -> None:
+    """Remove a verified domain: its addresses are open to other accounts again."""
+    account = accounts.get_by_ref(ref=account_ref)
+    domains.unverify(account=account, actor=OPERATOR, domain=domain)
+    click.echo(f"{domains.normalize(domain)} is no longer verified for {account.name}.")
 
 
 @scim_cli.command("enable")

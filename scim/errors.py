@@ -25,6 +25,8 @@ _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.INVALID: (400, "invalidValue"),
     ErrorCode.ALREADY_EXISTS: (409, "uniqueness"),
     ErrorCode.EMAIL_IN_OTHER_ACCOUNT: (409, "uniqueness"),
+    # RFC 7644 §3.12 uniqueness: a value "already in use or reserved"; the domain is reserved.
+    ErrorCode.DOMAIN_VERIFIED_ELSEWHERE: (409, "uniqueness"),
     ErrorCode.UNAUTHENTICATED: (401, None),
     ErrorCode.FORBIDDEN: (403, None),
     ErrorCode.PLAN_REQUIRED: (403, None),
@@ -32,6 +34,7 @@ _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.SCIM_NOT_ENABLED: (403, None),
     ErrorCode.SCIM_MANAGED: (403, None),
     ErrorCode.TEAM_SCIM_MANAGED: (403, None),
+    ErrorCode.TEAM_NOT_LINKED: (403, None),
     ErrorCode.LAST_ADMIN: (409, None),
 }
 

@@ -13,11 +13,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import contains_eager
 
+from heap import policy
 from heap.actors import Actor
-from heap.errors import EmailInOtherAccount, Invalid
+from heap.errors import Invalid
 from heap.extensions import db, execute_counting
 from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
-from heap.services import audit
+from heap.services import audit, domains
 from heap.text import has_nul, refuse_nul
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
@@ -80,23 +81,25 @@ def find_active_by_email(*, email: str) -> User | None:
 
 
 def holder_in_account(
-    *, account: Account, email: str, except_user: User | None = None, field: str
+    *, account: Account, actor: Actor, email: str, except_user: User | None = None, field: str
 ) -> User | None:
     """The other active teammate of this account holding ``email``, or None if it is free.
 
-    A holder in another organization is always a refusal, worded the same for every door; a
-    holder in this account is returned so that each caller can tell its own reader what to do.
+    An address held in another organization, or at a domain another account verified, is
+    refused by ``policy.ensure_address_available`` (worded for the actor); a holder in this
+    account is returned so that each caller can tell its own reader what to do.
     """
     holder = find_active_by_email(email=email)
-    if holder is None or holder is except_user:
-        return None
-    if holder.account_id != account.id:
-        raise EmailInOtherAccount(
-            f"{email} already has a Heap account in another organization. That person must "
-            "delete that account (or ask its Admin to remove them) before they can be "
-            "provisioned here.",
-            field=field,
-        )
+    if holder is except_user:
+        holder = None
+    policy.ensure_address_available(
+        account,
+        actor,
+        email=email,
+        domain_owner_id=domains.owner_of(email=email),
+        holder_account_id=None if holder is None else holder.account_id,
+        field=field,
+    )
     return holder
 
 

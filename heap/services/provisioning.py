@@ -151,7 +151,9 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         active = profile.active is not False
         # Checked for an inactive profile too: a second identity for a person Heap already has
         # would only fail later, at activation, with a less useful answer.
-        _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
+        _ensure_email_free(
+            account=account, actor=actor, email=email, sent_user_name=profile.user_name
+        )
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
@@ -210,7 +212,7 @@ def modify(
         _clean_user_name(profile.user_name)
         user = identity.user
         email = email_for(profile)
-        changes = _apply_identity_changes(account, identity, profile, email)
+        changes = _apply_identity_changes(account, actor, identity, profile, email)
         role_value = (
             identity.idp_role
             if profile.heap_role is UNSET
@@ -218,7 +220,7 @@ def modify(
         )
         # active None: not sent (a PUT leaving it out) keeps the current state.
         if profile.active is True and not user.is_active:
-            _ensure_email_free(account=account, email=email, except_user=user)
+            _ensure_email_free(account=account, actor=actor, email=email, except_user=user)
             role = _idp_role(account, role_value)
             lifecycle.reactivate(user, role)
             identity.idp_role = role_value
@@ -325,12 +327,13 @@ def _record_if_no_admin_left(account: Account, actor: Actor, user: User) -> None
 def _ensure_email_free(
     *,
     account: Account,
+    actor: Actor,
     email: str,
     except_user: User | None = None,
     sent_user_name: str | None = None,
 ) -> None:
     holder = lifecycle.holder_in_account(
-        account=account, email=email, except_user=except_user, field="userName"
+        account=account, actor=actor, email=email, except_user=except_user, field="userName"
     )
     if holder is None:
         return
@@ -359,7 +362,7 @@ def _ensure_email_free(
 
 
 def _apply_identity_changes(
-    account: Account, identity: ScimIdentity, profile: IdpProfile, email: str
+    account: Account, actor: Actor, identity: ScimIdentity, profile: IdpProfile, email: str
 ) -> dict[str, Any]:
     """Profile, ``userName`` and email changes; returns what changed, for the audit log."""
     user = identity.user
@@ -376,7 +379,7 @@ def _apply_identity_changes(
         # Whether the address is taken is the database's lower(), not Python's: they differ
         # beyond ASCII, and the unique index is what a wrong guess would run into.
         if user.is_active:
-            _ensure_email_free(account=account, email=email, except_user=user)
+            _ensure_email_free(account=account, actor=actor, email=email, except_user=user)
         changes["email"] = {"from": user.email, "to": email}
     for attribute in ("given_name", "family_name", "display_name"):
         if getattr(profile, attribute) != getattr(user, attribute):

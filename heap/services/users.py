@@ -125,7 +125,9 @@ def invite(
             else lifecycle.default_role(account)
         )
         identity = lifecycle.find_identity(account=account, user_name=email)
-        holder = lifecycle.holder_in_account(account=account, email=email, field="email")
+        holder = lifecycle.holder_in_account(
+            account=account, actor=actor, email=email, field="email"
+        )
         if holder is not None or (identity is not None and identity.user.is_active):
             raise AlreadyExists(f"{email} is already a teammate.", field="email")
         if identity is None:
