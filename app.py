@@ -65,6 +65,10 @@ def _defaults(app: Flask) -> dict[str, Any]:
         "VIEWER_TOKEN_MAX_AGE": int(os.environ.get("VIEWER_TOKEN_MAX_AGE", 12 * 3600)),
         # Per SCIM token. Okta retries 429s after Retry-After on its own.
         "SCIM_RATE_LIMIT": os.environ.get("SCIM_RATE_LIMIT", "1200 per minute"),
+        # Per client address, counting only failed authentications (401s). IdPs share egress
+        # addresses between their customers: generous, so one tenant's stale token rarely slows
+        # another's pushes (which Okta retries after Retry-After anyway).
+        "SCIM_AUTH_FAILURE_LIMIT": os.environ.get("SCIM_AUTH_FAILURE_LIMIT", "60 per minute"),
         # memory:// suits one process; several processes share redis://.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from heap.errors import ErrorCode, HeapError
 from ops.limits import retry_after_seconds
 from scim import bp
+from scim.auth import AUTH_FAILURE_SCOPE
 from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
@@ -84,12 +85,18 @@ def validation_error(error: ValidationError) -> Response:
 def rate_limited(error: RateLimitExceeded) -> Response:
     # Okta reschedules the remaining work after Retry-After on its own; Entra backs off.
     retry_after = retry_after_seconds()
-    return error_response(
-        429,
-        f"Too many requests for this SCIM token ({error.description}). "
-        f"Retry after {retry_after} seconds.",
-        headers={"Retry-After": str(retry_after)},
-    )
+    if error.limit.scope == AUTH_FAILURE_SCOPE:
+        detail = (
+            f"Too many failed authentications from this address ({error.description}). Check "
+            "that the API token in your identity provider is the current SCIM token from Heap, "
+            f"then retry after {retry_after} seconds."
+        )
+    else:
+        detail = (
+            f"Too many requests for this SCIM token ({error.description}). "
+            f"Retry after {retry_after} seconds."
+        )
+    return error_response(429, detail, headers={"Retry-After": str(retry_after)})
 
 
 @bp.errorhandler(HTTPException)

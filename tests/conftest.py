@@ -68,6 +68,7 @@ def _make_app(backend: str, url: str) -> Flask:
             "SECRET_KEY": TEST_SECRET_KEY,
             "RATELIMIT_ENABLED": True,
             "SCIM_RATE_LIMIT": "100000 per minute",
+            "SCIM_AUTH_FAILURE_LIMIT": "100000 per minute",
             "PUBLIC_BASE_URL": "http://localhost",
             "LOG_LEVEL": "WARNING",
         }
