@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from heap import tokens
 from heap.actors import Operator
-from heap.errors import HeapError, NotFound
+from heap.errors import Forbidden, HeapError
 from heap.models import Plan
 from heap.services import accounts, domains, roles, scim, users
 
@@ -25,6 +25,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 OPERATOR = Operator()
+# The demo's own actor: its audit events say so, and its SCIM tokens are told apart by it.
+DEMO_OPERATOR = Operator("demo")
 DEMO_ACCOUNT = "Acme"
 DEMO_ADMIN = "admin@acme.example"
 DEMO_DEFAULT_ROLE = "Analyst"
@@ -173,36 +175,52 @@ def viewer_token(email: str) -> None:
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option("--force", is_flag=True, help="Run against a database that is not a demo one.")
 @refusals_to_stderr
-def demo(as_json: bool) -> None:
-    """Make sure the Acme demo account exists with SCIM on; print URLs and fresh tokens."""
+def demo(as_json: bool, force: bool) -> None:
+    """Make sure the Acme demo account exists with SCIM on; print URLs and fresh tokens.
+
+    Runs on a development database (the default SQLite file, or HEAP_DEVELOPMENT set) or an
+    empty one; anywhere else only with --force, as it creates or changes the account named Acme.
+    The demo's earlier SCIM tokens are revoked: only the one printed works.
+    """
+    if not (force or current_app.config["DEVELOPMENT"] or not accounts.any_exist()):
+        raise Forbidden(
+            "This is not a development database (DATABASE_URL is set) and it holds accounts: "
+            f"`flask demo` would create or change the account named {DEMO_ACCOUNT} and mint "
+            "tokens for it. Point it at a development database, or pass --force."
+        )
+    actor = DEMO_OPERATOR
     account = accounts.find_by_name(name=DEMO_ACCOUNT) or accounts.create(
-        actor=OPERATOR, name=DEMO_ACCOUNT, plan=Plan.PREMIER, sso_configured=True
+        actor=actor, name=DEMO_ACCOUNT, plan=Plan.PREMIER, sso_configured=True
     )
     if not account.is_premier:
-        accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.PREMIER)
+        accounts.set_plan(account=account, actor=actor, plan=Plan.PREMIER)
     if not account.sso_configured:
-        accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
+        accounts.configure_sso(account=account, actor=actor, configured=True)
     if users.find_identity(account=account, user_name=DEMO_ADMIN) is None:
         admin = roles.get_by_ref(account=account, ref="Admin")
         users.invite(
             account=account,
-            actor=OPERATOR,
+            actor=actor,
             email=DEMO_ADMIN,
             role_id=admin.id,
             given_name="Acme",
             family_name="Admin",
         )
     if account.scim_enabled:
-        _, scim_token = scim.rotate_token(account=account, actor=OPERATOR)
+        token, scim_token = scim.rotate_token(account=account, actor=actor)
+        for earlier in scim.list_tokens(account=account):
+            if earlier.is_active and earlier.id != token.id and earlier.created_by == actor.label:
+                scim.revoke_token(account=account, actor=actor, token_id=earlier.id)
     else:
         role = roles.get_by_ref(account=account, ref=DEMO_DEFAULT_ROLE)
-        _, scim_token = scim.enable(account=account, actor=OPERATOR, default_role_id=role.id)
+        _, scim_token = scim.enable(account=account, actor=actor, default_role_id=role.id)
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     result: dict[str, Any] = {
         "account_id": account.id,
         "scim_token": scim_token,
-        "viewer_token": _viewer_token(DEMO_ADMIN),
+        "viewer_token": _viewer_token(DEMO_ADMIN, actor),
         "scim_base_url": f"{base}/scim/v2",
         "graphql_url": f"{base}/graphql",
     }
@@ -217,11 +235,14 @@ def demo(as_json: bool) -> None:
     click.echo('  (GraphiQL headers: {"Authorization": "Bearer <viewer token>"})')
 
 
-def _viewer_token(email: str) -> str:
-    user = users.find_active_by_email(email=email)
-    if user is None:
-        raise NotFound(f"No active teammate with email {email}.")
-    return tokens.sign_viewer_token(current_app.config["SECRET_KEY"], user.id)
+def _viewer_token(email: str, actor: Operator = OPERATOR) -> str:
+    """A signed viewer token for the teammate; minting it is audited."""
+    return users.issue_viewer_token(
+        actor=actor,
+        email=email,
+        sign=lambda user: tokens.sign_viewer_token(current_app.config["SECRET_KEY"], user.id),
+        valid_for_seconds=int(current_app.config["VIEWER_TOKEN_MAX_AGE"]),
+    )
 
 
 def init_app(app: Flask) -> None:

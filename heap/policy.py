@@ -61,6 +61,12 @@ def ensure_idp_may_act(account: Account) -> None:
         )
 
 
+def ensure_may_mint_viewer_tokens(actor: Actor) -> None:
+    """A viewer token signs in as its teammate: outside sign-in, only operators mint one."""
+    if not isinstance(actor, Operator):
+        raise Forbidden("Only Heap operators mint viewer tokens, with the operator commands.")
+
+
 def ensure_may_verify_domains(actor: Actor) -> None:
     """Who owns a domain is checked outside Heap (DNS, contracts): only operators record it."""
     if not isinstance(actor, Operator):

@@ -37,6 +37,10 @@ def find_by_name(*, name: str) -> Account | None:
     return db.session.scalar(select(Account).where(Account.name == name))
 
 
+def any_exist() -> bool:
+    return db.session.scalar(select(Account.id).limit(1)) is not None
+
+
 def parse_plan(value: str) -> Plan:
     try:
         return Plan(value.strip().lower())

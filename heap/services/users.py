@@ -6,7 +6,7 @@ doors and the CLI speak of a teammate through this one module.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
@@ -152,6 +152,30 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
         )
         lifecycle.record(account, actor, "user.remove", user, reason=_REMOVED)
         db.session.delete(user)
+
+
+def issue_viewer_token(
+    *, actor: Actor, email: str, sign: Callable[[User], str], valid_for_seconds: int
+) -> str:
+    """A viewer token for the active teammate with ``email``, minted outside sign-in (the CLI).
+
+    It acts as that teammate (an Admin's acts as an Admin) until it expires, so minting one is
+    audited like a change. ``sign`` makes the token; the service decides who gets one.
+    """
+    with unit_of_work():
+        policy.ensure_may_mint_viewer_tokens(actor)
+        user = lifecycle.find_active_by_email(email=email)
+        if user is None:
+            raise NotFound(f"No active teammate with email {email}.", field="email")
+        token = sign(user)
+        lifecycle.record(
+            user.account,
+            actor,
+            "user.viewer_token",
+            user,
+            details={"valid_for_seconds": valid_for_seconds},
+        )
+    return token
 
 
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
