@@ -143,3 +143,39 @@ def test_processes_starting_together_on_a_fresh_folder_all_read_one_whole_key(
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         # No temporary file is left behind.
         assert [p.name for p in folder.iterdir()] == ["secret_key"]
+
+
+def test_the_key_is_never_readable_by_others_even_under_a_permissive_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old key file was world-readable until its chmod; the new one is private from birth.
+
+    Observed where the key gets its name: the file linked into place must already be 0600.
+    """
+    modes: list[int] = []
+    real_link = os.link
+
+    def observed_link(source: str, target: str) -> None:
+        modes.append(stat.S_IMODE(os.stat(source).st_mode))
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", observed_link)
+    previous = os.umask(0)
+    try:
+        key = app_module._instance_secret(tmp_path / "secret_key")
+    finally:
+        os.umask(previous)
+    assert modes == [0o600]
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+    assert len(key) >= MIN_SECRET_KEY_BYTES
+
+
+def test_a_crash_before_the_link_leaves_no_key_and_the_next_start_makes_one(
+    tmp_path: Path,
+) -> None:
+    """A crash (or a full disk) between creating and writing left an empty key; now it leaves
+    at most an unused temporary file, and the next start creates a whole key."""
+    (tmp_path / ".secret_key.crashed").write_bytes(b"half")
+    key = app_module._instance_secret(tmp_path / "secret_key")
+    assert len(key) >= MIN_SECRET_KEY_BYTES
+    assert (tmp_path / "secret_key").read_text() == key
