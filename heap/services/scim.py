@@ -174,9 +174,13 @@ def hold_access(*, account: Account, actor: Actor) -> None:
     if not isinstance(actor, IdentityProvider):
         return
     take_sqlite_write_lock()
+    # accounts first in FROM: PostgreSQL locks a join's rows in that order, the order disable
+    # and revoke_token take them (the account, then the tokens). A write that locked the token
+    # first would deadlock with a disable holding the account and waiting for the token.
     query = (
         select(ScimToken, Account)
-        .join(Account, Account.id == ScimToken.account_id)
+        .select_from(Account)
+        .join(ScimToken, ScimToken.account_id == Account.id)
         .where(ScimToken.id == actor.token.id, Account.id == account.id)
         .with_for_update(read=True)
         .execution_options(populate_existing=True)

@@ -300,3 +300,37 @@ def test_other_actors_take_no_scim_lock(app: Flask) -> None:
     scim.disable(account=account, actor=admin)
     scim.hold_access(account=account, actor=admin)
     assert teams.create(account=account, actor=admin, name="Made in Heap").scim_managed is False
+
+
+def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disable holds the account and is about to revoke the tokens; a write starting now
+    must not take the token row first (the disable would then wait for it while it waits for
+    the account: a deadlock). It waits for the disable instead, and is then refused."""
+    account, raw_token = scim_account()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
+    db.session.commit()
+    account_id = account.id
+    authenticated = threading.Event()
+
+    def disable() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return scim.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+
+    def write() -> Any:
+        mine, idp = scim.authenticate(raw_token=raw_token)
+        authenticated.set()
+        return users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+
+    results: list[Any] = []
+    with _pause_after(monkeypatch, policy, "ensure_may_manage_scim") as pause:
+        first = _in_thread(app, disable, results)
+        _second(app, pause, write, results)
+        first.join(timeout=60)
+
+    assert pause.overtaken is False
+    assert {type(r).__name__ for r in results} == {"Account", "Unauthenticated"}, results
+    db.session.expire_all()
+    assert users.find_active_by_email(email="late@example.com") is None
