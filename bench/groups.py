@@ -86,7 +86,7 @@ def _app(url: str) -> Flask:
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": "bench-only-signing-key-of-32-bytes-or-more",
             "SCIM_RATE_LIMIT": "100000000 per minute",
             "GRAPHQL_RATE_LIMIT": "100000000 per minute",
             "RATELIMIT_STORAGE_URI": "memory://",

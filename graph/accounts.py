@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -14,9 +15,21 @@ from graph.scim import ScimConfiguration
 from graph.teams import Team, teams_connection
 from graph.users import User, UserFilter, user_nodes, users_connection
 from heap import models
+from heap.services import domains
 
 strawberry.enum(models.Plan, name="Plan")
 First = Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)]
+
+
+@strawberry.type(
+    name="VerifiedDomain",
+    description="An email domain Heap verified as this account's: its addresses (and its "
+    "subdomains') can't be invited or provisioned by any other account. Set by Heap operators.",
+)
+class VerifiedDomain:
+    model: strawberry.Private[models.VerifiedDomain]
+    domain: str = from_model("domain", description="Lower case; IDNA (punycode) for non-ASCII.")
+    verified_at: datetime = from_model("verified_at")
 
 
 @strawberry.type(name="Account", description="A Heap organisation: the viewer's account.")
@@ -32,6 +45,17 @@ class Account(Node):
     sso_configured: bool = from_model(
         "sso_configured", description="Single sign-on is set up; SCIM needs it."
     )
+
+    @field(
+        description="Active Admins. 0 only once the identity provider deactivated or deleted "
+        "the last one (it always may): it restores one by sending Heap Role Admin for someone."
+    )
+    def admin_count(self, info: Info) -> int:
+        return info.context.active_admins()
+
+    @field(description="Email domains verified as this account's; read-only.")
+    def verified_domains(self) -> list[VerifiedDomain]:
+        return [VerifiedDomain(model=d) for d in domains.list_for(account=self.model)]
 
     @strawberry.field
     def scim(self) -> ScimConfiguration:

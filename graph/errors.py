@@ -15,6 +15,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from heap.errors import ErrorCode, HeapError
+from ops.errors import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,11 @@ def log_errors(errors: list[GraphQLError]) -> None:
     """Unexpected errors with their traceback (the log line carries the request id); the rest,
     which the client is shown in full, only at debug level."""
     for error in errors:
-        if should_mask_error(error):
-            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        original = error.original_error
+        if original is not None and is_unavailable(original):
+            # Not our bug: the request answers 503 and ops.errors logs the outage once.
+            log.debug("database unavailable at %s", error.path)
+        elif should_mask_error(error):
+            log.error("unexpected error at %s", error.path, exc_info=original)
         else:
             log.debug("refused at %s: %s", error.path, error.message)

@@ -175,6 +175,17 @@ class DeleteTeamPayload:
 
 
 @strawberry.input
+class UnlinkTeamInput:
+    team_id: strawberry.ID
+
+
+@strawberry.type
+class UnlinkTeamPayload:
+    team: Team | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
 class AddTeamMembersInput:
     team_id: strawberry.ID
     user_ids: list[strawberry.ID] = strawberry.field(
@@ -232,6 +243,21 @@ class TeamMutations:
             lambda _, errors: DeleteTeamPayload(
                 deleted_team_id=None if errors else input.team_id, user_errors=errors
             ),
+        )
+
+    @mutation(
+        description="Take a team back from the identity provider: members stay, and its name "
+        "and members are editable in Heap again. Admins only; TEAM_NOT_LINKED if not linked. "
+        "The identity provider's next push to the group links it again, so unlink it there "
+        "too (Okta: Push Groups > Unlink pushed group > leave the group in the app)."
+    )
+    def unlink_team(self, info: Info, input: UnlinkTeamInput) -> UnlinkTeamPayload | None:
+        return mutate(
+            info,
+            lambda s: teams.unlink(
+                account=s.account, actor=s.actor, team_id=_team_id(input.team_id)
+            ),
+            lambda team, errors: UnlinkTeamPayload(team=_one(team), user_errors=errors),
         )
 
     @mutation(description="Add members (idempotent). Refused if SCIM-managed.")

@@ -18,19 +18,23 @@ from flask.cli import AppGroup
 
 from heap import tokens
 from heap.actors import Operator
-from heap.errors import HeapError, NotFound
+from heap.errors import Forbidden, HeapError
 from heap.models import Plan
-from heap.services import accounts, housekeeping, repair, roles, scim, users
+from heap.services import accounts, domains, housekeeping, repair, roles, scim, users
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 OPERATOR = Operator()
+# The demo's own actor: its audit events say so, and its SCIM tokens are told apart by it.
+DEMO_OPERATOR = Operator("demo")
 DEMO_ACCOUNT = "Acme"
 DEMO_ADMIN = "admin@acme.example"
 DEMO_DEFAULT_ROLE = "Analyst"
 
-accounts_cli = AppGroup("accounts", help="Create accounts and change their plan.")
+accounts_cli = AppGroup(
+    "accounts", help="Create accounts, change their plan, and verify their email domains."
+)
 scim_cli = AppGroup("scim", help="Enable SCIM and manage SCIM tokens.")
 users_cli = AppGroup("users", help="Teammates and their viewer tokens.")
 data_cli = AppGroup("data", help="Find and repair stored data.")
@@ -93,6 +97,44 @@ def configure_sso(account_ref: str, off: bool) -> None:
     account = accounts.get_by_ref(ref=account_ref)
     accounts.configure_sso(account=account, actor=OPERATOR, configured=not off)
     click.echo(f"SSO {'not ' if off else ''}configured for {account.name}.")
+
+
+@accounts_cli.command("verify-domain")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("domain")
+@refusals_to_stderr
+def verify_domain(account_ref: str, domain: str) -> None:
+    """Mark DOMAIN (and its subdomains) as the account's own: nobody else may add its addresses.
+
+    Prints the domain as stored, then any active users of other accounts already at it (they
+    keep their addresses until removed there).
+    """
+    account = accounts.get_by_ref(ref=account_ref)
+    verified = domains.verify(account=account, actor=OPERATOR, domain=domain)
+    click.echo(f"{verified.domain.domain} is verified for {account.name}.")
+    for email, holder in verified.held_elsewhere:
+        click.echo(f"held elsewhere: {email} ({holder})")
+
+
+@accounts_cli.command("domains")
+@click.argument("account_ref", metavar="ACCOUNT")
+@refusals_to_stderr
+def list_domains(account_ref: str) -> None:
+    """Print the account's verified domains, one per line."""
+    account = accounts.get_by_ref(ref=account_ref)
+    for verified in domains.list_for(account=account):
+        click.echo(verified.domain)
+
+
+@accounts_cli.command("unverify-domain")
+@click.argument("account_ref", metavar="ACCOUNT")
+@click.argument("domain")
+@refusals_to_stderr
+def unverify_domain(account_ref: str, domain: str) -> None:
+    """Remove a verified domain: its addresses are open to other accounts again."""
+    account = accounts.get_by_ref(ref=account_ref)
+    domains.unverify(account=account, actor=OPERATOR, domain=domain)
+    click.echo(f"{domains.normalize(domain)} is no longer verified for {account.name}.")
 
 
 @scim_cli.command("enable")
@@ -177,36 +219,52 @@ def repair_text(dry_run: bool) -> None:
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option("--force", is_flag=True, help="Run against a database that is not a demo one.")
 @refusals_to_stderr
-def demo(as_json: bool) -> None:
-    """Make sure the Acme demo account exists with SCIM on; print URLs and fresh tokens."""
+def demo(as_json: bool, force: bool) -> None:
+    """Make sure the Acme demo account exists with SCIM on; print URLs and fresh tokens.
+
+    Runs on a development database (the default SQLite file, or HEAP_DEVELOPMENT set) or an
+    empty one; anywhere else only with --force, as it creates or changes the account named Acme.
+    The demo's earlier SCIM tokens are revoked: only the one printed works.
+    """
+    if not (force or current_app.config["DEVELOPMENT"] or not accounts.any_exist()):
+        raise Forbidden(
+            "This is not a development database (DATABASE_URL is set) and it holds accounts: "
+            f"`flask demo` would create or change the account named {DEMO_ACCOUNT} and mint "
+            "tokens for it. Point it at a development database, or pass --force."
+        )
+    actor = DEMO_OPERATOR
     account = accounts.find_by_name(name=DEMO_ACCOUNT) or accounts.create(
-        actor=OPERATOR, name=DEMO_ACCOUNT, plan=Plan.PREMIER, sso_configured=True
+        actor=actor, name=DEMO_ACCOUNT, plan=Plan.PREMIER, sso_configured=True
     )
     if not account.is_premier:
-        accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.PREMIER)
+        accounts.set_plan(account=account, actor=actor, plan=Plan.PREMIER)
     if not account.sso_configured:
-        accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
+        accounts.configure_sso(account=account, actor=actor, configured=True)
     if users.find_identity(account=account, user_name=DEMO_ADMIN) is None:
         admin = roles.get_by_ref(account=account, ref="Admin")
         users.invite(
             account=account,
-            actor=OPERATOR,
+            actor=actor,
             email=DEMO_ADMIN,
             role_id=admin.id,
             given_name="Acme",
             family_name="Admin",
         )
     if account.scim_enabled:
-        _, scim_token = scim.rotate_token(account=account, actor=OPERATOR)
+        token, scim_token = scim.rotate_token(account=account, actor=actor)
+        for earlier in scim.list_tokens(account=account):
+            if earlier.is_active and earlier.id != token.id and earlier.created_by == actor.label:
+                scim.revoke_token(account=account, actor=actor, token_id=earlier.id)
     else:
         role = roles.get_by_ref(account=account, ref=DEMO_DEFAULT_ROLE)
-        _, scim_token = scim.enable(account=account, actor=OPERATOR, default_role_id=role.id)
+        _, scim_token = scim.enable(account=account, actor=actor, default_role_id=role.id)
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     result: dict[str, Any] = {
         "account_id": account.id,
         "scim_token": scim_token,
-        "viewer_token": _viewer_token(DEMO_ADMIN),
+        "viewer_token": _viewer_token(DEMO_ADMIN, actor),
         "scim_base_url": f"{base}/scim/v2",
         "graphql_url": f"{base}/graphql",
     }
@@ -224,12 +282,15 @@ def demo(as_json: bool) -> None:
     click.echo(f"export VIEWER_TOKEN={shlex.quote(result['viewer_token'])}")
 
 
-def _viewer_token(email: str) -> str:
-    user = users.find_active_by_email(email=email)
-    if user is None:
-        raise NotFound(f"No active teammate with email {email}.")
-    return tokens.sign_viewer_token(
-        current_app.config["SECRET_KEY"], user.id, user.session_generation
+def _viewer_token(email: str, actor: Operator = OPERATOR) -> str:
+    """A signed viewer token for the teammate; minting it is audited."""
+    return users.issue_viewer_token(
+        actor=actor,
+        email=email,
+        sign=lambda user: tokens.sign_viewer_token(
+            current_app.config["SECRET_KEY"], user.id, user.session_generation
+        ),
+        valid_for_seconds=int(current_app.config["VIEWER_TOKEN_MAX_AGE"]),
     )
 
 

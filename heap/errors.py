@@ -11,6 +11,8 @@ class ErrorCode(StrEnum):
     INVALID = "INVALID"
     ALREADY_EXISTS = "ALREADY_EXISTS"
     EMAIL_IN_OTHER_ACCOUNT = "EMAIL_IN_OTHER_ACCOUNT"
+    EMAIL_UNAVAILABLE = "EMAIL_UNAVAILABLE"
+    DOMAIN_VERIFIED_ELSEWHERE = "DOMAIN_VERIFIED_ELSEWHERE"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     PLAN_REQUIRED = "PLAN_REQUIRED"
@@ -19,6 +21,7 @@ class ErrorCode(StrEnum):
     SCIM_ALREADY_ENABLED = "SCIM_ALREADY_ENABLED"
     SCIM_MANAGED = "SCIM_MANAGED"
     TEAM_SCIM_MANAGED = "TEAM_SCIM_MANAGED"
+    TEAM_NOT_LINKED = "TEAM_NOT_LINKED"
     LAST_ADMIN = "LAST_ADMIN"
     ROLE_BUILT_IN = "ROLE_BUILT_IN"
     ROLE_IN_USE = "ROLE_IN_USE"
@@ -64,6 +67,17 @@ class EmailInOtherAccount(HeapError):
     code = ErrorCode.EMAIL_IN_OTHER_ACCOUNT
 
 
+class EmailUnavailable(HeapError):
+    """An in-app invite of an address held elsewhere: one answer whatever the reason, so that
+    an invite cannot tell whether an address has a Heap account."""
+
+    code = ErrorCode.EMAIL_UNAVAILABLE
+
+
+class DomainVerifiedElsewhere(HeapError):
+    code = ErrorCode.DOMAIN_VERIFIED_ELSEWHERE
+
+
 class Unauthenticated(HeapError):
     code = ErrorCode.UNAUTHENTICATED
 
@@ -94,6 +108,10 @@ class ScimManaged(HeapError):
 
 class TeamScimManaged(HeapError):
     code = ErrorCode.TEAM_SCIM_MANAGED
+
+
+class TeamNotLinked(HeapError):
+    code = ErrorCode.TEAM_NOT_LINKED
 
 
 class LastAdmin(HeapError):

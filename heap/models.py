@@ -143,6 +143,11 @@ class User(Base):
         CheckConstraint(
             "deactivated_at IS NOT NULL OR role_id IS NOT NULL", name="active_has_role"
         ),
+        # ... and a removed user has none: a tombstone holding Admin would show it to the IdP,
+        # whose read-modify-write PUT with active: true would then bring back an Admin.
+        CheckConstraint(
+            "deactivated_at IS NULL OR role_id IS NULL", name="deactivated_has_no_role"
+        ),
         # A viewer token names a user id: SQLite must never hand a deleted user's id to the next
         # user (without AUTOINCREMENT it reuses the highest rowid). PostgreSQL ids come from a
         # sequence, which never goes back, so the option changes nothing there.
@@ -312,6 +317,26 @@ class ScimToken(Base):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class VerifiedDomain(Base):
+    """An email domain an operator confirmed an account owns: its addresses are that account's.
+
+    ``domain`` is stored normalised (lower case, ASCII), so the unique constraint is exactly "a
+    domain is verified by at most one account".
+    """
+
+    __tablename__ = "verified_domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    verified_by: Mapped[str] = mapped_column(String(320))
+
+    account: Mapped[Account] = relationship()
 
 
 class AuditEvent(Base):

@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 from heap.actors import Actor, IdentityProvider, Member, Operator
 from heap.errors import (
+    DomainVerifiedElsewhere,
+    EmailInOtherAccount,
+    EmailUnavailable,
     Forbidden,
     HeapError,
     LastAdmin,
@@ -21,9 +24,19 @@ from heap.errors import (
     ScimManaged,
     ScimNotEnabled,
     SsoRequired,
+    TeamNotLinked,
     TeamScimManaged,
 )
 from heap.models import Account, Role, Team, User
+
+LAST_ADMIN_IN_APP = "This is the account's last Admin. Make another teammate an Admin first."
+# One answer for every address an in-app invite may not take, whatever the reason: otherwise
+# the answer tells the inviting Admin which addresses have a Heap account elsewhere.
+EMAIL_UNAVAILABLE = (
+    "Heap can't add this address from this account: it belongs to another Heap organization, "
+    "or to an email domain another organization has verified. If this person should join, they "
+    "can ask Heap support."
+)
 
 
 def ensure_admin(actor: Actor) -> None:
@@ -46,6 +59,57 @@ def ensure_idp_may_act(account: Account) -> None:
             "SCIM provisioning is turned off for this account. An Admin can enable it in Heap "
             "under Account > Manage > Account settings."
         )
+
+
+def ensure_may_mint_viewer_tokens(actor: Actor) -> None:
+    """A viewer token signs in as its teammate: outside sign-in, only operators mint one."""
+    if not isinstance(actor, Operator):
+        raise Forbidden("Only Heap operators mint viewer tokens, with the operator commands.")
+
+
+def ensure_may_verify_domains(actor: Actor) -> None:
+    """Who owns a domain is checked outside Heap (DNS, contracts): only operators record it."""
+    if not isinstance(actor, Operator):
+        raise Forbidden("Only Heap operators verify email domains, with the operator commands.")
+
+
+def ensure_address_available(
+    account: Account,
+    actor: Actor,
+    *,
+    email: str,
+    domain_owner_id: int | None,
+    holder_account_id: int | None,
+    field: str,
+) -> None:
+    """Nobody adds an address another organization holds, or whose domain another verified.
+
+    ``domain_owner_id``: the account that verified the address's domain, if any;
+    ``holder_account_id``: the account of the active user holding the address, if any.
+    Teammates inviting in Heap get one answer for both (``EMAIL_UNAVAILABLE``), so an invite
+    does not reveal whether an address has a Heap account; the identity provider's admin and
+    operators are told which rule refused, as they need it to act (SCIM's 409 stays explicit).
+    """
+    verified_elsewhere = domain_owner_id is not None and domain_owner_id != account.id
+    held_elsewhere = holder_account_id is not None and holder_account_id != account.id
+    if not (verified_elsewhere or held_elsewhere):
+        return
+    if isinstance(actor, Member):
+        raise EmailUnavailable(EMAIL_UNAVAILABLE, field=field)
+    if verified_elsewhere:
+        domain = email.rpartition("@")[2]
+        raise DomainVerifiedElsewhere(
+            f"{email} is at {domain}, an email domain another Heap organization has verified: "
+            "only that organization can add its addresses. Unassign this person from the Heap "
+            "app in your identity provider, or ask Heap support if the domain is yours.",
+            field=field,
+        )
+    raise EmailInOtherAccount(
+        f"{email} already has a Heap account in another organization. That person must "
+        "delete that account (or ask its Admin to remove them) before they can be "
+        "provisioned here.",
+        field=field,
+    )
 
 
 def enable_refusals(account: Account, actor: Actor) -> list[HeapError]:
@@ -106,15 +170,29 @@ def ensure_may_add_or_remove_teammates(account: Account, actor: Actor) -> None:
 
 
 def ensure_may_change_role(
-    account: Account, actor: Actor, user: User, role: Role, *, active_admins: int
+    account: Account, actor: Actor, user: User, role: Role, *, active_admins: Callable[[], int]
 ) -> None:
-    """Roles stay editable in Heap in SCIM mode; in-app changes keep at least one Admin."""
+    """Roles stay editable in Heap in SCIM mode; no role change leaves the account without an Admin.
+
+    The IdP may deactivate or delete anyone (a departed person must lose access), but a role
+    change from it that would demote the last Admin is refused: an Okta admin clearing the Heap
+    Role mapping sends "" (the default role) for everyone, which must not demote every Admin.
+    ``active_admins`` is asked only when the answer matters (an Admin is being demoted).
+    """
     if isinstance(actor, IdentityProvider):
         ensure_idp_may_act(account)
+    else:
+        ensure_admin(actor)
+    if not (user.is_admin and not role.is_admin) or active_admins() > 1:
         return
-    ensure_admin(actor)
-    if user.is_admin and not role.is_admin:
-        ensure_not_last_admin(actor, active_admins=active_admins)
+    if isinstance(actor, IdentityProvider):
+        raise LastAdmin(
+            f"{user.email} is the only Admin of this Heap account: Heap Role {role.name} (an "
+            "empty Heap Role means the default role) would leave the account with no Admin. "
+            "Give Heap Role Admin to someone else first (in Okta: the Heap Role attribute of "
+            "their Heap app assignment), then change this person's role."
+        )
+    raise LastAdmin(LAST_ADMIN_IN_APP)
 
 
 def removal_refusals(
@@ -151,7 +229,7 @@ def ensure_not_last_admin(actor: Actor, *, active_admins: int) -> None:
     if isinstance(actor, IdentityProvider):
         return
     if active_admins <= 1:
-        raise LastAdmin("This is the account's last Admin. Make another teammate an Admin first.")
+        raise LastAdmin(LAST_ADMIN_IN_APP)
 
 
 def ensure_may_edit_team(account: Account, team: Team, actor: Actor) -> None:
@@ -165,6 +243,25 @@ def ensure_may_edit_team(account: Account, team: Team, actor: Actor) -> None:
             f"Team {team.name!r} is linked to a group in your identity provider; change its "
             "name and members there."
         )
+
+
+def ensure_may_delete_team(account: Account, team: Team, actor: Actor) -> None:
+    """The IdP deletes only teams it pushed or linked; other teams are Heap's to delete."""
+    if isinstance(actor, IdentityProvider) and not team.scim_managed:
+        ensure_idp_may_act(account)
+        raise TeamNotLinked(
+            f"Team {team.name!r} was made in Heap (or taken back by a Heap Admin), not pushed or "
+            "linked by your identity provider, so Heap did not delete it. To stop pushing to "
+            "it, unlink the group in your identity provider and leave the group in the app."
+        )
+    ensure_may_edit_team(account, team, actor)
+
+
+def ensure_may_unlink_team(account: Account, team: Team, actor: Actor) -> None:
+    """An Admin takes a team back from the IdP: members stay, name and members editable again."""
+    ensure_admin(actor)
+    if not team.scim_managed:
+        raise TeamNotLinked(f"Team {team.name!r} is not linked to an identity provider group.")
 
 
 def ensure_may_create_team(account: Account, actor: Actor) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Busy, HeapError
 from heap.extensions import db
-from heap.models import Account, AuditEvent, AuditOutcome
+from heap.models import Account, AuditOutcome
+from heap.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,9 @@ def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
         session.commit()
     except IntegrityError as error:
         session.rollback()
-        log.info("unique constraint race: %s", error.orig)
+        # The constraint's name, not the database's message: PostgreSQL's names the key's
+        # value (an email, a token hash), which has no place in a log.
+        log.info("unique constraint race on %s", _constraint_name(error))
         conflict = AlreadyExists(
             "This conflicts with a change made at the same time. Retry the request."
         )
@@ -69,6 +72,13 @@ def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def _constraint_name(error: IntegrityError) -> str:
+    diagnostics = getattr(error.orig, "diag", None)
+    name = getattr(diagnostics, "constraint_name", None)
+    # SQLite's message names the columns only ("UNIQUE constraint failed: users.email").
+    return str(name) if name else str(error.orig)
 
 
 def _is_contention(error: OperationalError) -> bool:
@@ -95,22 +105,36 @@ def lock_account(account: Account) -> None:
     db.session.refresh(account)
 
 
+def take_sqlite_write_lock() -> None:
+    """On SQLite, hold the database's write lock from now until the transaction ends.
+
+    The sqlite3 driver begins a transaction only at the first INSERT, UPDATE or DELETE, so reads
+    before it see whatever was committed at that moment, and another writer may commit in
+    between. BEGIN IMMEDIATE takes the lock up front (waiting up to the busy timeout), so what
+    this transaction reads stays current until it commits. It does nothing on PostgreSQL, or
+    once the transaction has written (it holds the lock then).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not getattr(connection.connection.dbapi_connection, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
     if attempt is None:
         return
     session = db.session
     try:
         session.add(
-            AuditEvent(
+            audit.new_event(
                 account_id=attempt.account_id,
-                actor_kind=attempt.actor.kind,
-                actor_id=attempt.actor.id,
-                actor_label=attempt.actor.label,
+                actor=attempt.actor,
                 action=attempt.action,
                 target_kind=attempt.target_kind,
                 target_id=attempt.target_id,
                 target_label=attempt.target_label,
-                outcome=AuditOutcome.REFUSED.value,
+                outcome=AuditOutcome.REFUSED,
                 reason=f"{error.code}: {error.message}",
             )
         )

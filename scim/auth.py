@@ -1,4 +1,4 @@
-"""Bearer token -> account and IdentityProvider actor, and the per-token rate limit."""
+"""Bearer token -> account and IdentityProvider actor; the per-token and failed-auth limits."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ def _rate_limit_key() -> str:
 
 
 limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]), key_func=_rate_limit_key)(bp)
+
+# Failed authentications, per client address: a new random token per request gets a fresh
+# per-token bucket, and each one still costs a hash and a database lookup. Only 401s count
+# (deduct_when); once the limit is reached, every request from the address is answered 429
+# before any database work (the limiter runs before ``authenticate``), until the window ends.
+AUTH_FAILURE_SCOPE = "scim-auth-failures"
+
+
+def _client_address() -> str:
+    # request.remote_addr is the proxy-corrected address once ProxyFix trusts the proxies.
+    return "scim-auth-fail:" + (request.remote_addr or "unknown")
+
+
+limiter.shared_limit(
+    lambda: str(current_app.config["SCIM_AUTH_FAILURE_LIMIT"]),
+    scope=AUTH_FAILURE_SCOPE,
+    key_func=_client_address,
+    deduct_when=lambda response: response.status_code == 401,
+)(bp)
 
 
 @bp.before_request

@@ -13,6 +13,7 @@ from heap.errors import ErrorCode, HeapError
 from ops.errors import Problem, register_shape
 from ops.limits import retry_after_seconds
 from scim import bp
+from scim.auth import AUTH_FAILURE_SCOPE
 from scim.constants import MAX_ERROR_PROBLEMS
 from scim.filters import FilterError
 from scim.patch import PatchError
@@ -25,6 +26,8 @@ _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.INVALID: (400, "invalidValue"),
     ErrorCode.ALREADY_EXISTS: (409, "uniqueness"),
     ErrorCode.EMAIL_IN_OTHER_ACCOUNT: (409, "uniqueness"),
+    # RFC 7644 §3.12 uniqueness: a value "already in use or reserved"; the domain is reserved.
+    ErrorCode.DOMAIN_VERIFIED_ELSEWHERE: (409, "uniqueness"),
     ErrorCode.UNAUTHENTICATED: (401, None),
     ErrorCode.FORBIDDEN: (403, None),
     ErrorCode.PLAN_REQUIRED: (403, None),
@@ -32,6 +35,7 @@ _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.SCIM_NOT_ENABLED: (403, None),
     ErrorCode.SCIM_MANAGED: (403, None),
     ErrorCode.TEAM_SCIM_MANAGED: (403, None),
+    ErrorCode.TEAM_NOT_LINKED: (403, None),
     ErrorCode.LAST_ADMIN: (409, None),
 }
 
@@ -81,12 +85,18 @@ def validation_error(error: ValidationError) -> Response:
 def rate_limited(error: RateLimitExceeded) -> Response:
     # Okta reschedules the remaining work after Retry-After on its own; Entra backs off.
     retry_after = retry_after_seconds()
-    return error_response(
-        429,
-        f"Too many requests for this SCIM token ({error.description}). "
-        f"Retry after {retry_after} seconds.",
-        headers={"Retry-After": str(retry_after)},
-    )
+    if error.limit.scope == AUTH_FAILURE_SCOPE:
+        detail = (
+            f"Too many failed authentications from this address ({error.description}). Check "
+            "that the API token in your identity provider is the current SCIM token from Heap, "
+            f"then retry after {retry_after} seconds."
+        )
+    else:
+        detail = (
+            f"Too many requests for this SCIM token ({error.description}). "
+            f"Retry after {retry_after} seconds."
+        )
+    return error_response(429, detail, headers={"Retry-After": str(retry_after)})
 
 
 @bp.errorhandler(HTTPException)

@@ -23,6 +23,8 @@ from app import create_app
 from heap.extensions import db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# The app refuses keys under 32 bytes; this one is only for tests.
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-to-sign"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # The one reason every PostgreSQL test gives when skipped, so the summary counts them together.
 POSTGRES_SKIP_REASON = (
@@ -31,6 +33,7 @@ POSTGRES_SKIP_REASON = (
 )
 
 _TABLES = (
+    "verified_domains",
     "team_memberships",
     "scim_identities",
     "users",
@@ -68,10 +71,11 @@ def _make_app(backend: str, url: str) -> Flask:
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "RATELIMIT_ENABLED": True,
             "SCIM_RATE_LIMIT": "100000 per minute",
             "GRAPHQL_RATE_LIMIT": "100000 per minute",
+            "SCIM_AUTH_FAILURE_LIMIT": "100000 per minute",
             "PUBLIC_BASE_URL": "http://localhost",
             "LOG_LEVEL": "WARNING",
         }

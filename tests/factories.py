@@ -76,7 +76,11 @@ class UserFactory(_Base):
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     given_name = factory.Faker("first_name")
     family_name = factory.Faker("last_name")
-    role = factory.LazyAttribute(lambda o: role(o.account, "Analyst"))
+    deactivated_at = None
+    # A deactivated user (a tombstone) holds no role: the database refuses one that does.
+    role = factory.LazyAttribute(
+        lambda o: None if o.deactivated_at is not None else role(o.account, "Analyst")
+    )
 
     class Params:
         admin = factory.Trait(role=factory.LazyAttribute(lambda o: role(o.account, ADMIN_ROLE)))

@@ -8,10 +8,12 @@ from typing import cast
 import pytest
 from click.testing import Result
 from flask import Flask
+from sqlalchemy import select
 
 from heap import tokens
+from heap.errors import Unauthenticated
 from heap.extensions import db
-from heap.models import Account, User
+from heap.models import Account, AuditEvent, User
 from heap.services import accounts, roles, scim, users
 from tests.factories import AccountFactory, UserFactory
 
@@ -84,15 +86,35 @@ def test_scim_rotate_token_keeps_the_old_one(app: Flask) -> None:
     assert scim.authenticate(raw_token=new)[0].name == "Umbrella"
 
 
-def test_users_token_verifies(app: Flask) -> None:
+def test_users_token_verifies_and_is_audited(app: Flask) -> None:
+    """Seen: `flask users token` minted a 12-hour (Admin) token without an audit event."""
     user = cast(User, UserFactory.create(email="v@example.com"))
     token = _ok(app, "users", "token", "V@example.com").strip()
     claim = tokens.read_viewer_token(app.config["SECRET_KEY"], token, max_age=60)
     assert claim == tokens.ViewerClaim(user_id=user.id, session_generation=0)
+    [event] = _events("user.viewer_token")
+    assert (event.account_id, event.actor_label, event.target_label, event.details) == (
+        user.account_id,
+        "operator (cli)",
+        "v@example.com",
+        {"valid_for_seconds": 43200},
+    )
     assert "No active teammate" in _refused(app, "users", "token", "nobody@example.com")
 
 
-def test_demo_is_idempotent(app: Flask) -> None:
+def _events(action: str) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    return list(db.session.scalars(query))
+
+
+@pytest.fixture
+def development(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As under `make run`: the default SQLite file, where the demo may run again and again."""
+    monkeypatch.setitem(app.config, "DEVELOPMENT", True)
+
+
+@pytest.mark.usefixtures("development")
+def test_demo_is_idempotent_and_revokes_its_earlier_tokens(app: Flask) -> None:
     first = json.loads(_ok(app, "demo", "--json"))
     second = json.loads(_ok(app, "demo", "--json"))
     keys = {"account_id", "scim_token", "viewer_token", "scim_base_url", "graphql_url"}
@@ -103,8 +125,10 @@ def test_demo_is_idempotent(app: Flask) -> None:
     assert db.session.query(Account).count() == 1
     account = accounts.get(account_id=first["account_id"])
     assert users.count_active_admins(account=account) == 1
-    for raw in (first["scim_token"], second["scim_token"]):
-        assert scim.authenticate(raw_token=raw)[0].id == account.id
+    # Each run mints one token and revokes the demo's earlier ones: one live token, the last.
+    assert scim.authenticate(raw_token=second["scim_token"])[0].id == account.id
+    with pytest.raises(Unauthenticated, match="revoked"):
+        scim.authenticate(raw_token=first["scim_token"])
     admin = users.find_active_by_email(email="admin@acme.example")
     assert admin is not None
     viewer = tokens.read_viewer_token(app.config["SECRET_KEY"], second["viewer_token"], max_age=60)
@@ -112,8 +136,41 @@ def test_demo_is_idempotent(app: Flask) -> None:
     text = _ok(app, "demo")
     assert "http://localhost/scim/v2" in text and "heapscim_" in text
     assert db.session.query(Account).count() == 1
+    assert [t.is_active for t in scim.list_tokens(account=account)] == [True, False, False]
+    # Everything the demo did is in the log, as the demo.
+    assert {e.actor_label for e in _events("scim.revoke_token")} == {"operator (demo)"}
+    assert len(_events("scim.revoke_token")) == 2
+    assert len(_events("user.viewer_token")) == 3
 
 
+@pytest.mark.usefixtures("development")
+def test_demo_leaves_tokens_it_did_not_mint(app: Flask) -> None:
+    first = json.loads(_ok(app, "demo", "--json"))
+    operators = _ok(app, "scim", "rotate-token", "Acme").strip()
+    json.loads(_ok(app, "demo", "--json"))
+    assert scim.authenticate(raw_token=operators)[0].id == first["account_id"]
+
+
+def test_demo_refuses_a_database_that_is_not_a_demo_one(app: Flask) -> None:
+    """Seen: `flask demo` pointed at a real database rewrote any account named Acme."""
+    real = cast(Account, AccountFactory.create(name="Acme", plan="growth", sso_configured=False))
+    line = _refused(app, "demo")
+    assert "not a development database" in line and "--force" in line
+    db.session.expire_all()
+    assert (real.plan, real.sso_configured, real.scim_enabled) == ("growth", False, False)
+    assert _events("account.set_plan") == []
+    # --force is the operator saying they mean it.
+    forced = json.loads(_ok(app, "demo", "--json", "--force"))
+    assert forced["account_id"] == real.id
+
+
+def test_demo_runs_on_an_empty_database(app: Flask) -> None:
+    created = json.loads(_ok(app, "demo", "--json"))
+    assert accounts.get(account_id=created["account_id"]).name == "Acme"
+    assert _refused(app, "demo").startswith("Error: This is not a development database")
+
+
+@pytest.mark.usefixtures("development")
 def test_demo_repairs_a_downgraded_account(app: Flask) -> None:
     first = json.loads(_ok(app, "demo", "--json"))
     account = accounts.get(account_id=first["account_id"])

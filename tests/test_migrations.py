@@ -18,12 +18,13 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from heap.extensions import db
-from tests.conftest import POSTGRES_SKIP_REASON
+from tests.conftest import POSTGRES_SKIP_REASON, TEST_SECRET_KEY
 
 MIGRATIONS = str(Path(__file__).parent.parent / "migrations")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = {
+    "verified_domains",
     "accounts",
     "roles",
     "users",
@@ -106,7 +107,7 @@ def _drift() -> list[object]:
     "ignore:autogenerate skipping metadata-specified expression-based index"
 )
 def test_upgrade_downgrade_upgrade_without_drift(database_url: str) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": TEST_SECRET_KEY})
     with app.app_context():
         try:
             upgrade(directory=MIGRATIONS)
@@ -192,7 +193,7 @@ def _new_user_id(connection: object) -> int:
 def test_viewer_sessions_keep_every_row_and_never_reuse_a_user_id(database_url: str) -> None:
     """0002 rebuilds users on SQLite: ids, identities and memberships survive it, and a deleted
     user's id is never handed to the next user (the old token would sign in as them)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": TEST_SECRET_KEY})
     with app.app_context():
         try:
             upgrade(directory=MIGRATIONS, revision="0001")

@@ -37,6 +37,10 @@ def find_by_name(*, name: str) -> Account | None:
     return db.session.scalar(select(Account).where(Account.name == name))
 
 
+def any_exist() -> bool:
+    return db.session.scalar(select(Account.id).limit(1)) is not None
+
+
 def parse_plan(value: str) -> Plan:
     try:
         return Plan(value.strip().lower())
@@ -91,8 +95,8 @@ def create(
 def _add_first_admin(*, account: Account, actor: Actor, email: str) -> None:
     if not lifecycle.is_email(email):
         raise Invalid(f"{email!r} is not an email address.", field="email")
-    # A new account has no teammates: the address can only be held in another organization.
-    lifecycle.holder_in_account(account=account, email=email, field="email")
+    # A new account has no teammates and no domains: the address can only be held elsewhere.
+    lifecycle.holder_in_account(account=account, actor=actor, email=email, field="email")
     admin = roles.get_by_ref(account=account, ref=ADMIN_ROLE)
     user = lifecycle.create_user(account=account, email=email, role=admin, user_name=email)
     lifecycle.record(account, actor, "user.invite", user, details={"role": admin.name})

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import String
+
 from heap.actors import Actor
 from heap.extensions import db
 from heap.models import AuditEvent, AuditOutcome
+from heap.text import repaired
 
 
 def record(
@@ -25,18 +28,59 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an event to the current transaction; it commits or rolls back with the change."""
-    event = AuditEvent(
+    event = new_event(
         account_id=account_id,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
+        actor=actor,
         action=action,
         target_kind=target_kind,
-        target_id=None if target_id is None else str(target_id),
+        target_id=target_id,
         target_label=target_label,
-        outcome=outcome.value,
+        outcome=outcome,
         reason=reason,
         details=details,
     )
     db.session.add(event)
     return event
+
+
+def new_event(
+    *,
+    account_id: int,
+    actor: Actor,
+    action: str,
+    target_kind: str | None = None,
+    target_id: str | int | None = None,
+    target_label: str | None = None,
+    outcome: AuditOutcome = AuditOutcome.APPLIED,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An event whose text fits its columns, whatever a request sent.
+
+    Ids and labels often come from the request (a SCIM id in the URL, a userName): PostgreSQL
+    refuses a value longer than its column, and any text holding NUL (or a lone surrogate),
+    and a refusal whose
+    audit row cannot be written is a refusal nobody can find. They are cut to fit instead.
+    """
+    return AuditEvent(
+        account_id=account_id,
+        actor_kind=_fit("actor_kind", actor.kind),
+        actor_id=_fit("actor_id", actor.id),
+        actor_label=_fit("actor_label", actor.label),
+        action=_fit("action", action),
+        target_kind=_fit("target_kind", target_kind),
+        target_id=_fit("target_id", None if target_id is None else str(target_id)),
+        target_label=_fit("target_label", target_label),
+        outcome=outcome.value,
+        reason=_fit("reason", reason),
+        details=details,
+    )
+
+
+def _fit(column: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = repaired(value)
+    column_type = AuditEvent.__table__.c[column].type
+    length = column_type.length if isinstance(column_type, String) else None
+    return value[:length] if length else value

@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
+from heap import policy
 from heap.actors import Actor
-from heap.errors import EmailInOtherAccount, Invalid
+from heap.errors import Invalid
 from heap.extensions import db, execute_counting
 from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
-from heap.services import audit
+from heap.services import audit, domains
 from heap.text import require_storable, storable
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
@@ -33,13 +35,43 @@ def is_email(value: str) -> bool:
     return len(value) <= MAX_EMAIL and storable(value) and _EMAIL.match(value) is not None
 
 
-def find_identity(*, account: Account, user_name: str) -> ScimIdentity | None:
-    """This account's identity with ``user_name``, compared like the unique index compares."""
+def find_identity(*, account: Account, user_name: str, lock: bool = False) -> ScimIdentity | None:
+    """This account's identity with ``user_name``, compared like the unique index compares.
+
+    With ``lock``, the identity and its user are read afresh and their rows stay locked until
+    the transaction ends (``lock_user_rows``).
+    """
     query = select(ScimIdentity).where(
         ScimIdentity.account_id == account.id,
         func.lower(ScimIdentity.user_name) == func.lower(user_name),
     )
-    return db.session.scalar(query)
+    return db.session.scalar(lock_user_rows(query) if lock else query)
+
+
+def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
+    """``query`` (of identities) loading each identity's user too, both rows locked and fresh.
+
+    The second step of the one lock order for user changes (the account first): two IdP writes
+    to one user take turns, and a write waits for an Admin's role change and then sees it. FOR
+    NO KEY UPDATE, the lock PostgreSQL's own UPDATE takes, so adding the user to a team (whose
+    foreign key check takes KEY SHARE) is not held up. SQLite has one writer and ignores it.
+    """
+    return (
+        query.join(ScimIdentity.user)
+        .options(contains_eager(ScimIdentity.user))
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def count_active_admins(*, account: Account) -> int:
+    query = (
+        select(func.count())
+        .select_from(User)
+        .join(Role, Role.id == User.role_id)
+        .where(User.account_id == account.id, User.is_active, Role.is_admin)
+    )
+    return db.session.scalar(query) or 0
 
 
 def find_active_by_email(*, email: str) -> User | None:
@@ -49,23 +81,25 @@ def find_active_by_email(*, email: str) -> User | None:
 
 
 def holder_in_account(
-    *, account: Account, email: str, except_user: User | None = None, field: str
+    *, account: Account, actor: Actor, email: str, except_user: User | None = None, field: str
 ) -> User | None:
     """The other active teammate of this account holding ``email``, or None if it is free.
 
-    A holder in another organization is always a refusal, worded the same for every door; a
-    holder in this account is returned so that each caller can tell its own reader what to do.
+    An address held in another organization, or at a domain another account verified, is
+    refused by ``policy.ensure_address_available`` (worded for the actor); a holder in this
+    account is returned so that each caller can tell its own reader what to do.
     """
     holder = find_active_by_email(email=email)
-    if holder is None or holder is except_user:
-        return None
-    if holder.account_id != account.id:
-        raise EmailInOtherAccount(
-            f"{email} already has a Heap account in another organization. That person must "
-            "delete that account (or ask its Admin to remove them) before they can be "
-            "provisioned here.",
-            field=field,
-        )
+    if holder is except_user:
+        holder = None
+    policy.ensure_address_available(
+        account,
+        actor,
+        email=email,
+        domain_owner_id=domains.owner_of(email=email),
+        holder_account_id=None if holder is None else holder.account_id,
+        field=field,
+    )
     return holder
 
 

@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from sqlalchemy import select
+
 from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, User
-from heap.services import lifecycle, roles
+from heap.services import audit, lifecycle, roles
+from heap.services.scim import hold_access
 from heap.text import repaired, require_storable, storable
-from heap.transaction import Attempt, unit_of_work
+from heap.transaction import Attempt, lock_account, unit_of_work
 
 MAX_EXTERNAL_ID = 255
 MAX_SCIM_ID = 36
@@ -37,6 +40,10 @@ _PROVISIONED_INACTIVE = (
     "identity provider activates the user."
 )
 _DELETED = "Deleted by the identity provider, with its SCIM identity."
+_NO_ADMIN_LEFT = (
+    "The identity provider removed this account's last Admin ({email}): nobody can change "
+    "settings, roles or teams in Heap until it sends Heap Role Admin for someone."
+)
 
 
 class _Unset(Enum):
@@ -108,11 +115,18 @@ def sent_email(profile: IdpProfile) -> str | None:
     return next((e.value for e in candidates if lifecycle.is_email(e.value)), None)
 
 
-def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
+def get_identity(*, account: Account, scim_id: str, lock: bool = False) -> ScimIdentity:
+    """The account's identity with this SCIM id; with ``lock``, it and its user are read afresh
+    and locked until the transaction ends (after the account: ``hold_access``)."""
     # An id no identity could have (too long, unstorable text) is simply unknown; PostgreSQL
     # would refuse to even compare a NUL-bearing string.
     plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
-    identity = db.session.get(ScimIdentity, scim_id) if plausible else None
+    identity = None
+    if plausible and lock:
+        query = select(ScimIdentity).where(ScimIdentity.id == scim_id)
+        identity = db.session.scalar(lifecycle.lock_user_rows(query))
+    elif plausible:
+        identity = db.session.get(ScimIdentity, scim_id)
     if identity is None or identity.account_id != account.id:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
     return identity
@@ -127,10 +141,12 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
     """
     attempt = Attempt(account.id, actor, "user.provision", "user", target_label=_label(profile))
     with unit_of_work(attempt):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
         _clean_user_name(profile.user_name)
         email = email_for(profile)
-        identity = lifecycle.find_identity(account=account, user_name=profile.user_name)
+        # Locked: two POSTs restoring one tombstone take turns, and the second sees it active.
+        identity = lifecycle.find_identity(account=account, user_name=profile.user_name, lock=True)
         if identity is not None and identity.user.is_active:
             raise AlreadyExists(
                 f"{profile.user_name} is already a user of this Heap account (id {identity.id}). "
@@ -140,7 +156,9 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         active = profile.active is not False
         # Checked for an inactive profile too: a second identity for a person Heap already has
         # would only fail later, at activation, with a less useful answer.
-        _ensure_email_free(account=account, email=email, sent_user_name=profile.user_name)
+        _ensure_email_free(
+            account=account, actor=actor, email=email, sent_user_name=profile.user_name
+        )
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
@@ -192,13 +210,14 @@ def modify(
     rolls the whole request back, so operations are atomic.
     """
     with unit_of_work(Attempt(account.id, actor, "user.update", "user", scim_id)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id)
+        identity = get_identity(account=account, scim_id=scim_id, lock=True)
         profile = edit(identity)
         _clean_user_name(profile.user_name)
         user = identity.user
         email = email_for(profile)
-        changes = _apply_identity_changes(account, identity, profile, email)
+        changes = _apply_identity_changes(account, actor, identity, profile, email)
         role_value = (
             identity.idp_role
             if profile.heap_role is UNSET
@@ -206,7 +225,7 @@ def modify(
         )
         # active None: not sent (a PUT leaving it out) keeps the current state.
         if profile.active is True and not user.is_active:
-            _ensure_email_free(account=account, email=email, except_user=user)
+            _ensure_email_free(account=account, actor=actor, email=email, except_user=user)
             role = _idp_role(account, role_value)
             lifecycle.reactivate(user, role)
             identity.idp_role = role_value
@@ -216,10 +235,13 @@ def modify(
         if profile.heap_role is not UNSET and role_value != identity.idp_role:
             # The IdP's value changed since it last spoke: it wins over any change made in Heap.
             role = _idp_role(account, role_value)
-            identity.idp_role = role_value
             if user.role is not None and user.role.id != role.id:
+                policy.ensure_may_change_role(
+                    account, actor, user, role, active_admins=lambda: _count_admins(account)
+                )
                 changes["role"] = {"from": user.role.name, "to": role.name}
                 user.role = role
+            identity.idp_role = role_value
         if changes:
             lifecycle.record(account, actor, "user.update", user, details=changes)
     return identity
@@ -228,8 +250,9 @@ def modify(
 def deactivate(*, account: Account, actor: Actor, scim_id: str) -> ScimIdentity:
     """Remove from Heap (access, teams, seat) but keep the SCIM identity readable."""
     with unit_of_work(Attempt(account.id, actor, "user.deactivate", "user", scim_id)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id)
+        identity = get_identity(account=account, scim_id=scim_id, lock=True)
         if identity.user.is_active:
             _deactivate(account, actor, identity.user)
     return identity
@@ -238,10 +261,16 @@ def deactivate(*, account: Account, actor: Actor, scim_id: str) -> ScimIdentity:
 def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
     """Remove the user and the SCIM identity for good (Entra's DELETE)."""
     with unit_of_work(Attempt(account.id, actor, "user.delete", "user", scim_id)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id)
-        lifecycle.record(account, actor, "user.delete", identity.user, reason=_DELETED)
-        db.session.delete(identity.user)
+        identity = get_identity(account=account, scim_id=scim_id, lock=True)
+        user = identity.user
+        was_admin = user.is_admin
+        lifecycle.record(account, actor, "user.delete", user, reason=_DELETED)
+        db.session.delete(user)
+        if was_admin:
+            db.session.flush()
+            _record_if_no_admin_left(account, actor, user)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -260,6 +289,7 @@ def _label(profile: IdpProfile) -> str:
 
 
 def _deactivate(account: Account, actor: Actor, user: User) -> None:
+    was_admin = user.is_admin
     teams_left = lifecycle.deactivate(user)
     lifecycle.record(
         account,
@@ -269,17 +299,46 @@ def _deactivate(account: Account, actor: Actor, user: User) -> None:
         details={"teams_left": teams_left},
         reason=_DEACTIVATED,
     )
+    if was_admin:
+        db.session.flush()
+        _record_if_no_admin_left(account, actor, user)
+
+
+def _count_admins(account: Account) -> int:
+    """The account's active Admins, counted under the account's exclusive lock.
+
+    IdP writes hold the account only shared (``hold_access``), so two of them could each count
+    the other's Admin; this one waits for the others in flight and then counts what they did.
+    """
+    lock_account(account)
+    return lifecycle.count_active_admins(account=account)
+
+
+def _record_if_no_admin_left(account: Account, actor: Actor, user: User) -> None:
+    """The IdP's removals always apply; when one leaves no Admin, the log says so."""
+    if _count_admins(account) == 0:
+        audit.record(
+            account_id=account.id,
+            actor=actor,
+            action="account.no_admin",
+            target_kind="account",
+            target_id=account.id,
+            target_label=account.name,
+            reason=_NO_ADMIN_LEFT.format(email=user.email),
+            details={"removed": user.email},
+        )
 
 
 def _ensure_email_free(
     *,
     account: Account,
+    actor: Actor,
     email: str,
     except_user: User | None = None,
     sent_user_name: str | None = None,
 ) -> None:
     holder = lifecycle.holder_in_account(
-        account=account, email=email, except_user=except_user, field="userName"
+        account=account, actor=actor, email=email, except_user=except_user, field="userName"
     )
     if holder is None:
         return
@@ -308,7 +367,7 @@ def _ensure_email_free(
 
 
 def _apply_identity_changes(
-    account: Account, identity: ScimIdentity, profile: IdpProfile, email: str
+    account: Account, actor: Actor, identity: ScimIdentity, profile: IdpProfile, email: str
 ) -> dict[str, Any]:
     """Profile, ``userName`` and email changes; returns what changed, for the audit log."""
     user = identity.user
@@ -325,7 +384,7 @@ def _apply_identity_changes(
         # Whether the address is taken is the database's lower(), not Python's: they differ
         # beyond ASCII, and the unique index is what a wrong guess would run into.
         if user.is_active:
-            _ensure_email_free(account=account, email=email, except_user=user)
+            _ensure_email_free(account=account, actor=actor, email=email, except_user=user)
         changes["email"] = {"from": user.email, "to": email}
     for attribute in ("given_name", "family_name", "display_name"):
         if getattr(profile, attribute) != getattr(user, attribute):

@@ -13,7 +13,7 @@ from heap.errors import NotFound, TokenRevoked, Unauthenticated
 from heap.extensions import db, execute_counting
 from heap.models import Account, ScimToken, Team, utcnow
 from heap.services import audit, roles
-from heap.transaction import Attempt, lock_account, unit_of_work
+from heap.transaction import Attempt, lock_account, take_sqlite_write_lock, unit_of_work
 
 # Writing last_used_at on every request would make each SCIM read a write (and contend for
 # SQLite's single writer); a minute's precision is all the token list shows.
@@ -149,10 +149,7 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
     if token.revoked_at is not None:
-        raise Unauthenticated(
-            "This SCIM token was revoked. Generate a new token in Heap and paste it into your "
-            "identity provider's API token field."
-        )
+        raise Unauthenticated(_REVOKED)
     account = token.account
     policy.ensure_idp_may_act(account)
     now = utcnow()
@@ -162,6 +159,42 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     return account, IdentityProvider(token)
 
 
+def hold_access(*, account: Account, actor: Actor) -> None:
+    """Inside an IdP write's transaction, first: order it against disabling SCIM and revoking
+    its token, and check again that the token is live and SCIM on.
+
+    ``disable`` and ``revoke_token`` lock the account row and update the token rows. On
+    PostgreSQL this takes a shared lock on the token and account rows (one SELECT ... FOR
+    SHARE, which IdP writes may hold together): a disable or revoke waits for the writes in
+    flight to commit, and a write that starts later waits for it and then sees the revocation.
+    SQLite has a single writer: its write lock is taken first, so nothing can commit between
+    these reads and this write's own commit. The account is read afresh either way, for the
+    policy checks that follow. Other actors need nothing here.
+    """
+    if not isinstance(actor, IdentityProvider):
+        return
+    take_sqlite_write_lock()
+    # accounts first in FROM: PostgreSQL locks a join's rows in that order, the order disable
+    # and revoke_token take them (the account, then the tokens). A write that locked the token
+    # first would deadlock with a disable holding the account and waiting for the token.
+    query = (
+        select(ScimToken, Account)
+        .select_from(Account)
+        .join(ScimToken, ScimToken.account_id == Account.id)
+        .where(ScimToken.id == actor.token.id, Account.id == account.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    row = db.session.execute(query).one_or_none()
+    if row is None or row.ScimToken.revoked_at is not None:
+        raise Unauthenticated(_REVOKED)
+    policy.ensure_idp_may_act(account)
+
+
+_REVOKED = (
+    "This SCIM token was revoked. Generate a new token in Heap and paste it into your "
+    "identity provider's API token field."
+)
 _BAD_TOKEN = (
     "The bearer token is missing or not valid. Copy the SCIM token from Heap (Account > Manage > "
     "Account settings) into your identity provider's API token field."

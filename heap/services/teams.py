@@ -20,6 +20,7 @@ from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembershi
 from heap.services import audit, memberships
 from heap.services.memberships import Members as Members
 from heap.services.memberships import Skipped
+from heap.services.scim import hold_access
 from heap.text import require_storable, storable
 from heap.transaction import Attempt, unit_of_work
 
@@ -180,6 +181,7 @@ def create(
     name = _clean_name(name)
     external_id = _clean_external_id(external_id)
     with unit_of_work(Attempt(account.id, actor, "team.create", "team", target_label=name)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_create_team(account, actor)
         _ensure_name_free(account=account, name=name)
         now = utcnow()
@@ -208,16 +210,32 @@ def rename(*, account: Account, actor: Actor, team_id: int, name: str) -> Team:
 def delete(
     *, account: Account, actor: Actor, team_id: int | None = None, scim_id: str | None = None
 ) -> None:
-    """Delete a team; its users stay in Heap."""
+    """Delete a team; its users stay in Heap. The IdP deletes only teams it pushed or linked."""
     with unit_of_work(Attempt(account.id, actor, "team.delete", "team", str(team_id or scim_id))):
+        hold_access(account=account, actor=actor)
         team = (
             get(account=account, team_id=team_id)
             if team_id is not None
             else get_by_scim_id(account=account, scim_id=scim_id or "")
         )
-        policy.ensure_may_edit_team(account, team, actor)
+        policy.ensure_may_delete_team(account, team, actor)
         _record(account, actor, "team.delete", team)
         db.session.delete(team)
+
+
+def unlink(*, account: Account, actor: Actor, team_id: int) -> Team:
+    """An Admin takes a team back from the IdP: members stay, it is editable in Heap again.
+
+    Its SCIM id stays too: if the IdP still pushes the group (Okta holds that id), its next push
+    links the team again, as Okta's "Link Group" would.
+    """
+    with unit_of_work(Attempt(account.id, actor, "team.unlink", "team", str(team_id))):
+        team = get(account=account, team_id=team_id)
+        policy.ensure_may_unlink_team(account, team, actor)
+        team.scim_managed = False
+        team.updated_at = utcnow()
+        _record(account, actor, "team.unlink", team)
+    return team
 
 
 def add_members(*, account: Account, actor: Actor, team_id: int, members: Members) -> Team:
@@ -238,6 +256,7 @@ def apply_changes(
 
 def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamChange]) -> Team:
     with unit_of_work(Attempt(account.id, actor, "team.update", "team", team.scim_id, team.name)):
+        hold_access(account=account, actor=actor)
         policy.ensure_may_edit_team(account, team, actor)
         if isinstance(actor, IdentityProvider) and not team.scim_managed:
             # Okta's "Link Group" onto an existing team: from its first push the IdP owns it.

@@ -6,7 +6,7 @@ doors and the CLI speak of a teammate through this one module.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
@@ -34,8 +34,14 @@ from heap.transaction import Attempt, lock_account, unit_of_work
 _REMOVED = "Removed in Heap by an Admin: the user and the SCIM identity are gone."
 
 
-def get(*, account: Account, user_id: int, field: str = "userId") -> User:
-    user = db.session.get(User, user_id)
+def get(*, account: Account, user_id: int, field: str = "userId", lock: bool = False) -> User:
+    """The account's user; with ``lock``, its row is locked until the transaction ends and read
+    afresh (take the account's lock first: the one lock order for user changes)."""
+    user = (
+        db.session.get(User, user_id, with_for_update={"key_share": True}, populate_existing=True)
+        if lock
+        else db.session.get(User, user_id)
+    )
     if user is None or user.account_id != account.id:
         raise NotFound("No such user in this account.", field=field)
     return user
@@ -89,13 +95,7 @@ def teams_of(*, user_ids: Collection[int]) -> dict[int, list[Team]]:
 
 
 def count_active_admins(*, account: Account) -> int:
-    query = (
-        select(func.count())
-        .select_from(User)
-        .join(Role, Role.id == User.role_id)
-        .where(User.account_id == account.id, User.is_active, Role.is_admin)
-    )
-    return db.session.scalar(query) or 0
+    return lifecycle.count_active_admins(account=account)
 
 
 def invite(
@@ -114,6 +114,8 @@ def invite(
     """
     email = email.strip()
     with unit_of_work(Attempt(account.id, actor, "user.invite", "user", target_label=email)):
+        # SCIM mode decided on fresh data: an invite racing the enabling of SCIM waits for it.
+        lock_account(account)
         policy.ensure_may_add_or_remove_teammates(account, actor)
         if not lifecycle.is_email(email):
             raise Invalid(f"{email!r} is not an email address.", field="email")
@@ -123,7 +125,9 @@ def invite(
             else lifecycle.default_role(account)
         )
         identity = lifecycle.find_identity(account=account, user_name=email)
-        holder = lifecycle.holder_in_account(account=account, email=email, field="email")
+        holder = lifecycle.holder_in_account(
+            account=account, actor=actor, email=email, field="email"
+        )
         if holder is not None or (identity is not None and identity.user.is_active):
             raise AlreadyExists(f"{email} is already a teammate.", field="email")
         if identity is None:
@@ -142,7 +146,7 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
     with unit_of_work(Attempt(account.id, actor, "user.remove", "user", str(user_id))):
         # Two Admins removing each other at once: the second waits and then counts one Admin.
         lock_account(account)
-        user = get(account=account, user_id=user_id)
+        user = get(account=account, user_id=user_id, lock=True)
         policy.ensure_may_remove_teammate(
             account, actor, user, active_admins=lambda: count_active_admins(account=account)
         )
@@ -150,17 +154,41 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
         db.session.delete(user)
 
 
+def issue_viewer_token(
+    *, actor: Actor, email: str, sign: Callable[[User], str], valid_for_seconds: int
+) -> str:
+    """A viewer token for the active teammate with ``email``, minted outside sign-in (the CLI).
+
+    It acts as that teammate (an Admin's acts as an Admin) until it expires, so minting one is
+    audited like a change. ``sign`` makes the token; the service decides who gets one.
+    """
+    with unit_of_work():
+        policy.ensure_may_mint_viewer_tokens(actor)
+        user = lifecycle.find_active_by_email(email=email)
+        if user is None:
+            raise NotFound(f"No active teammate with email {email}.", field="email")
+        token = sign(user)
+        lifecycle.record(
+            user.account,
+            actor,
+            "user.viewer_token",
+            user,
+            details={"valid_for_seconds": valid_for_seconds},
+        )
+    return token
+
+
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
     """Allowed in SCIM mode: the IdP's Heap Role wins only when its value next changes."""
     with unit_of_work(Attempt(account.id, actor, "user.change_role", "user", str(user_id))):
         # Two Admins demoting each other at once: the second waits and then counts one Admin.
         lock_account(account)
-        user = get(account=account, user_id=user_id)
+        user = get(account=account, user_id=user_id, lock=True)
         role = roles.get(account=account, role_id=role_id)
         if user.role is None:
             raise Invalid("Deactivated teammates have no role to change.", field="userId")
         policy.ensure_may_change_role(
-            account, actor, user, role, active_admins=count_active_admins(account=account)
+            account, actor, user, role, active_admins=lambda: count_active_admins(account=account)
         )
         if user.role.id != role.id:
             old = user.role.name

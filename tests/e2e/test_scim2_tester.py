@@ -50,8 +50,12 @@ def live_server_workers() -> int:
 def server(app: Flask, live_server: str) -> tuple[str, str]:
     """The app under gunicorn on the test database: (SCIM base URL, SCIM token)."""
     account, token = scim_account()
-    # Okta's spec test and scim2-tester's queries expect at least one user to exist.
-    UserFactory(account=account, email="existing@example.com")  # type: ignore[no-untyped-call]
+    # Okta's spec test and scim2-tester's queries expect at least one user to exist. An Admin,
+    # as every real account has one: the checker's random users may be made Admin and then
+    # have their role removed, which the IdP may do only while another Admin remains.
+    UserFactory(  # type: ignore[no-untyped-call]
+        account=account, email="existing@example.com", admin=True
+    )
     return f"{live_server}/scim/v2", token
 
 

@@ -138,7 +138,9 @@ def test_a_bad_body_is_400_graphql_json_and_changes_nothing(
     body = json_of(response)
     assert list(body) == ["errors"]
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    # The request id, as the response header and the log line have it.
+    request_id = response.headers["X-Request-Id"]
+    assert error["extensions"] == {"code": "BAD_REQUEST", "requestId": request_id}
     assert isinstance(error["message"], str) and error["message"]
     assert db.session.query(Team).count() == 0
     _assert_no_traceback(log_records)

@@ -63,7 +63,7 @@ def test_an_expired_token_is_unauthenticated(
 def test_a_deactivated_viewer_is_unauthenticated(app: Flask, client: FlaskClient) -> None:
     user = make_user()
     token = viewer_token(app, user)
-    user.deactivated_at = utcnow()
+    user.deactivated_at, user.role = utcnow(), None
     db.session.commit()
     assert top_level_codes(post(client, VIEWER, token=token)) == ["UNAUTHENTICATED"]
 

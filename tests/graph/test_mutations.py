@@ -64,6 +64,7 @@ NON_ADMIN_ATTEMPTS: dict[str, dict[str, Any]] = {
     "createTeam": {"name": "", "userIds": [GARBAGE]},
     "renameTeam": {"teamId": GARBAGE, "name": ""},
     "deleteTeam": {"teamId": GARBAGE},
+    "unlinkTeam": {"teamId": GARBAGE},
     "addTeamMembers": {"teamId": GARBAGE, "userIds": [GARBAGE]},
     "removeTeamMembers": {"teamId": GARBAGE, "userIds": [GARBAGE]},
     "createRole": {"name": ""},

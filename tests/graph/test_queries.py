@@ -270,7 +270,7 @@ def test_users_filter_by_role_team_status_and_search(client: FlaskClient) -> Non
     ada = make_user(account=account, email="ada@example.com", given_name="Ada", family_name="L")
     make_user(account=account, email="bob@example.com", role=role(account, "Architect"), **names)
     gone = make_user(account=account, email="gone@example.com", **names)
-    gone.deactivated_at = utcnow()
+    gone.deactivated_at, gone.role = utcnow(), None
     team = make_team(account=account, name="Data")
     add_member(team, ada)
     make_user(email="stranger@example.com")  # another account

@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from ops.limits import limiter
-from tests.conftest import json_of
+from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.graph.conftest import counting_queries, make_account, make_user, viewer_token
 
 LIMIT = 3
@@ -44,7 +44,11 @@ def test_past_the_limit_a_viewer_gets_429_with_retry_after_and_a_graphql_body(
     # More apps in the process (other tests build them) must not count a request twice.
     for _ in range(2):
         create_app(
-            {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x", "LOG_LEVEL": "WARNING"}
+            {
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "SECRET_KEY": TEST_SECRET_KEY,
+                "LOG_LEVEL": "WARNING",
+            }
         )
     account = make_account()
     ada = make_user(account=account, email="ada@example.com")
@@ -62,7 +66,9 @@ def test_past_the_limit_a_viewer_gets_429_with_retry_after_and_a_graphql_body(
     body = json_of(refused)
     assert list(body) == ["errors"]
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "RATE_LIMITED"}
+    # The request id, as the response header and the log line have it.
+    request_id = refused.headers["X-Request-Id"]
+    assert error["extensions"] == {"code": "RATE_LIMITED", "requestId": request_id}
     assert error["message"].startswith("Too many requests (3 per 1 minute)")
     assert f"Retry after {refused.headers['Retry-After']} seconds" in error["message"]
     assert statements == []  # refused before the viewer is even looked up

@@ -14,6 +14,7 @@ from app import create_app
 from heap import tokens
 from ops.database import engine_options
 from ops.logs import JsonFormatter
+from tests.conftest import TEST_SECRET_KEY
 from tests.factories import scim_account
 from tests.graph.conftest import make_user, viewer_token
 
@@ -109,6 +110,7 @@ def test_the_app_connects_with_the_timeouts(app: Flask, backend: str) -> None:
     configured = create_app(
         {
             "TESTING": True,
+            "SECRET_KEY": TEST_SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "DATABASE_STATEMENT_TIMEOUT": 3,
         }

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from heap import tokens
 from heap.extensions import db
-from tests.conftest import json_of
+from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.factories import scim_account
 from tests.graph.conftest import make_user, viewer_token
 
@@ -35,7 +35,7 @@ def _assert_graphql_error(response: Any, status: int, code: str) -> dict[str, An
     body: dict[str, Any] = json_of(response)
     [error] = body["errors"]
     assert error["extensions"]["code"] == code and error["message"]
-    assert body["data"] is None
+    assert body.get("data") is None
     return body
 
 
@@ -83,7 +83,11 @@ def test_a_body_over_the_size_limit_is_413_json_in_each_door(app: Flask) -> None
 
 def test_an_unexpected_error_outside_the_doors_is_a_json_500(app: Flask) -> None:
     broken = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        }
     )
 
     @broken.get("/broken")
@@ -100,7 +104,11 @@ def test_an_unexpected_error_outside_the_doors_is_a_json_500(app: Flask) -> None
 def database_down() -> Flask:
     """The app against a PostgreSQL port nobody listens on: connections are refused."""
     return create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": CLOSED_POSTGRESQL, "SECRET_KEY": "k" * 32}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": CLOSED_POSTGRESQL,
+            "SECRET_KEY": TEST_SECRET_KEY,
+        }
     )
 
 
@@ -119,7 +127,7 @@ def test_database_down_is_a_scim_503_with_retry_after(database_down: Flask) -> N
 
 def test_database_down_is_a_graphql_503_with_retry_after(database_down: Flask) -> None:
     # A validly signed viewer token: the viewer lookup (on first use) is what meets the outage.
-    signed = tokens.sign_viewer_token("k" * 32, 1, 0)
+    signed = tokens.sign_viewer_token(TEST_SECRET_KEY, 1, 0)
     response = database_down.test_client().post(
         "/graphql",
         json={"query": "{ viewer { email } }"},

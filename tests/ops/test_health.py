@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from heap.extensions import db
-from tests.conftest import IN_CI, json_of
+from tests.conftest import IN_CI, TEST_SECRET_KEY, json_of
 from tests.e2e.conftest import redis_reachable
 
 MIGRATIONS = str(Path(__file__).parents[2] / "migrations")
@@ -21,7 +21,12 @@ CLOSED_REDIS = "redis://127.0.0.1:1"
 
 def _app(database_url: str, **config: object) -> Flask:
     return create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "x", **config}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            **config,
+        }
     )
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from flask import request
 
 from app import create_app
+from tests.conftest import TEST_SECRET_KEY
 
 
 def _remote_addr_seen(hops: int) -> str:
     # The route touches no database.
     proxied = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PROXY_FIX_HOPS": hops}
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "PROXY_FIX_HOPS": hops,
+        }
     )
 
     @proxied.get("/whoami")

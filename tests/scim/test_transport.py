@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from tests.conftest import json_of
+from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.factories import scim_account
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -257,7 +257,7 @@ def test_an_unexpected_failure_is_a_500_with_a_request_id_and_no_trace(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unmigrated.db'}",
-            "SECRET_KEY": "x",
+            "SECRET_KEY": TEST_SECRET_KEY,
         }
     )
     response = broken.test_client().get(
@@ -280,7 +280,7 @@ def test_rate_limit_is_429_with_retry_after_and_a_scim_body(app: Flask) -> None:
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": "x",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "SCIM_RATE_LIMIT": "2 per minute",
             "PUBLIC_BASE_URL": "http://localhost",
         }
@@ -311,7 +311,7 @@ def test_an_unreachable_rate_limit_store_never_fails_provisioning(app: Flask) ->
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": "x",
+            "SECRET_KEY": TEST_SECRET_KEY,
             "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",
         }
     )

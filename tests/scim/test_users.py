@@ -574,6 +574,7 @@ def test_put_active_false_deactivates_and_removes_from_heap(idp: Idp) -> None:
 
 
 def test_role_follows_the_idp_only_when_its_value_changes(idp: Idp) -> None:
+    UserFactory(account=idp.account, admin=True)  # so the user below is never the last Admin
     created = json_of(idp.call("POST", "/Users", okta_user(heapRole="Architect")))
     user = identity_of(created["id"]).user
     user.role = role(idp.account, "Admin")  # changed in Heap
@@ -835,6 +836,7 @@ def test_an_inactive_post_for_a_teammate_heap_has_is_refused_up_front(idp: Idp) 
 def test_entra_single_app_role_assignment_post_then_patch_with_stringified_json(
     idp: Idp,
 ) -> None:
+    UserFactory(account=idp.account, admin=True)  # so the user below is never the last Admin
     created = json_of(idp.call("POST", "/Users", okta_user(**ENTRA_SINGLE_ROLE_POST)))
     assert created[HEAP_URN] == {"heapRole": "Architect"}
     got = json_of(idp.call("PATCH", f"/Users/{created['id']}", entra_role_patch("Admin")))

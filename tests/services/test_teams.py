@@ -157,7 +157,7 @@ def test_add_members_is_idempotent_and_skips_strangers(app: Flask) -> None:
     people = _people(account, 3)
     stranger = cast(User, UserFactory.create())
     gone = cast(User, UserFactory.create(account=account))
-    gone.deactivated_at = gone.created_at
+    gone.deactivated_at, gone.role = gone.created_at, None
     db.session.commit()
 
     teams.add_members(

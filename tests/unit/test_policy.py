@@ -13,6 +13,9 @@ import pytest
 from heap import policy
 from heap.actors import Actor, IdentityProvider, Member, Operator
 from heap.errors import (
+    DomainVerifiedElsewhere,
+    EmailInOtherAccount,
+    EmailUnavailable,
     ErrorCode,
     Forbidden,
     HeapError,
@@ -25,6 +28,7 @@ from heap.errors import (
     ScimManaged,
     ScimNotEnabled,
     SsoRequired,
+    TeamNotLinked,
     TeamScimManaged,
 )
 from heap.models import Account, Role, ScimToken, Team, User, utcnow
@@ -33,7 +37,7 @@ ADMIN, MEMBER, EX_ADMIN, IDP, OPERATOR = "admin", "member", "ex-admin", "idp", "
 CUSTOM_ROLE_ID = 7
 KNOWN_FLAGS = {
     "free", "growth", "pro", "nosso", "scim", "linked", "last", "builtin", "default", "inuse",
-    "promote",
+    "promote", "verified", "held", "ours",
 }  # fmt: skip
 
 
@@ -101,7 +105,7 @@ def _change_role(world: World) -> None:
     target = User(id=20, account_id=1, email="t@acme.example", role=analyst if promote else admin)
     new_role = admin if promote else analyst
     policy.ensure_may_change_role(
-        world.account, world.actor, target, new_role, active_admins=world.active_admins
+        world.account, world.actor, target, new_role, active_admins=lambda: world.active_admins
     )
 
 
@@ -120,6 +124,23 @@ def _remove_teammate(world: World) -> None:
 def _edit_team(world: World) -> None:
     team = Team(id=3, account_id=1, name="Data", scim_managed="linked" in world.flags)
     policy.ensure_may_edit_team(world.account, team, world.actor)
+
+
+def _team(world: World) -> Team:
+    return Team(id=3, account_id=1, name="Data", scim_managed="linked" in world.flags)
+
+
+def _address(world: World) -> None:
+    """Add an address: at a domain verified elsewhere (or here, ``ours``), held elsewhere."""
+    verified_by = 2 if "verified" in world.flags else 1 if "ours" in world.flags else None
+    policy.ensure_address_available(
+        world.account,
+        world.actor,
+        email="ceo@bigcorp.example",
+        domain_owner_id=verified_by,
+        holder_account_id=2 if "held" in world.flags else None,
+        field="email",
+    )
 
 
 def _delete_role(world: World) -> None:
@@ -143,6 +164,11 @@ RULES: dict[str, Callable[[World], None]] = {
     ),
     "remove_teammate": _remove_teammate,
     "edit_team": _edit_team,
+    "delete_team": lambda w: policy.ensure_may_delete_team(w.account, _team(w), w.actor),
+    "unlink_team": lambda w: policy.ensure_may_unlink_team(w.account, _team(w), w.actor),
+    "verify_domains": lambda w: policy.ensure_may_verify_domains(w.actor),
+    "mint_viewer_tokens": lambda w: policy.ensure_may_mint_viewer_tokens(w.actor),
+    "address": _address,
     "create_team": lambda w: policy.ensure_may_create_team(w.account, w.actor),
     "manage_roles": lambda w: policy.ensure_may_manage_roles(w.actor),
     "rename_role": lambda w: policy.ensure_may_rename_role(_role(w), w.actor),
@@ -203,7 +229,10 @@ TABLE: list[tuple[str, str, str, type[HeapError] | None]] = [
     ("change_role", ADMIN, "last promote", OK),
     ("change_role", MEMBER, "", Forbidden),
     ("change_role", MEMBER, "scim promote", Forbidden),
-    ("change_role", IDP, "scim last", OK),
+    # The IdP may remove the last Admin, but not demote them (an emptied Heap Role mapping).
+    ("change_role", IDP, "scim last", LastAdmin),
+    ("change_role", IDP, "scim", OK),
+    ("change_role", IDP, "scim last promote", OK),
     ("change_role", IDP, "last", ScimNotEnabled),
     ("change_role", IDP, "free scim", PlanRequired),
     ("change_role", OPERATOR, "", OK),
@@ -238,6 +267,43 @@ TABLE: list[tuple[str, str, str, type[HeapError] | None]] = [
     ("edit_team", IDP, "growth scim linked", PlanRequired),
     ("edit_team", OPERATOR, "scim linked", TeamScimManaged),
     ("edit_team", OPERATOR, "scim", OK),
+    # The IdP deletes only what it pushed or linked; Admins delete what the IdP does not own.
+    ("delete_team", IDP, "scim linked", OK),
+    ("delete_team", IDP, "scim", TeamNotLinked),
+    ("delete_team", IDP, "linked", ScimNotEnabled),
+    ("delete_team", ADMIN, "scim", OK),
+    ("delete_team", ADMIN, "scim linked", TeamScimManaged),
+    ("delete_team", MEMBER, "", Forbidden),
+    ("delete_team", OPERATOR, "scim linked", TeamScimManaged),
+    ("delete_team", OPERATOR, "", OK),
+    ("unlink_team", ADMIN, "scim linked", OK),
+    ("unlink_team", ADMIN, "pro scim linked", OK),
+    ("unlink_team", ADMIN, "scim", TeamNotLinked),
+    ("unlink_team", MEMBER, "scim linked", Forbidden),
+    ("unlink_team", IDP, "scim linked", Forbidden),
+    ("unlink_team", OPERATOR, "scim linked", OK),
+    ("mint_viewer_tokens", OPERATOR, "", OK),
+    ("mint_viewer_tokens", ADMIN, "", Forbidden),
+    ("mint_viewer_tokens", MEMBER, "", Forbidden),
+    ("mint_viewer_tokens", IDP, "scim", Forbidden),
+    ("verify_domains", OPERATOR, "", OK),
+    ("verify_domains", ADMIN, "", Forbidden),
+    ("verify_domains", MEMBER, "", Forbidden),
+    ("verify_domains", IDP, "scim", Forbidden),
+    # In-app invites get one answer whatever the reason; the IdP and operators are told which.
+    ("address", ADMIN, "", OK),
+    ("address", ADMIN, "ours", OK),
+    ("address", ADMIN, "verified", EmailUnavailable),
+    ("address", ADMIN, "held", EmailUnavailable),
+    ("address", ADMIN, "ours held", EmailUnavailable),
+    ("address", MEMBER, "held", EmailUnavailable),
+    ("address", IDP, "scim", OK),
+    ("address", IDP, "scim ours", OK),
+    ("address", IDP, "scim verified", DomainVerifiedElsewhere),
+    ("address", IDP, "scim held", EmailInOtherAccount),
+    ("address", IDP, "scim verified held", DomainVerifiedElsewhere),
+    ("address", OPERATOR, "verified", DomainVerifiedElsewhere),
+    ("address", OPERATOR, "held", EmailInOtherAccount),
     ("create_team", ADMIN, "", OK),
     ("create_team", ADMIN, "scim", OK),
     ("create_team", MEMBER, "", Forbidden),

@@ -1,0 +1,336 @@
+"""The two doors racing: one lock order for user changes, and writes ordered against revocation.
+
+Each call runs in its own thread with its own app context, session and database connection, as
+two requests would. A pause inside the first call's transaction (after its checks) gives the
+second call every chance to slip in: the locks must make it wait instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from heap import policy
+from heap.actors import IdentityProvider, Member
+from heap.errors import HeapError, Invalid, PlanRequired, Unauthenticated
+from heap.extensions import db
+from heap.models import Account, AuditEvent, Plan, ScimIdentity, ScimToken, Team, User, utcnow
+from heap.services import accounts, scim, teams, users
+from heap.services.users import IdpProfile
+from tests.conftest import json_of
+from tests.factories import TeamFactory, UserFactory, role, role_name, scim_account
+from tests.services.helpers import OPERATOR
+
+PAUSE = 1.0  # how long the first call waits, inside its transaction, for the second
+
+
+@dataclass
+class Pause:
+    """The first call of ``owner.name`` stops after returning until ``release`` (or PAUSE)."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    # Whether the other call finished while this one was still inside its transaction.
+    overtaken: bool | None = None
+
+
+@contextmanager
+def _pause_after(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Iterator[Pause]:
+    pause = Pause()
+    real = getattr(owner, name)
+    first = threading.Lock()
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if first.acquire(blocking=False):
+            pause.reached.set()
+            pause.overtaken = pause.release.wait(timeout=PAUSE)
+        return result
+
+    monkeypatch.setattr(owner, name, paused)
+    yield pause
+
+
+def _in_thread(app: Flask, call: Callable[[], Any], results: list[Any]) -> threading.Thread:
+    def run() -> None:
+        with app.app_context():
+            try:
+                results.append(call())
+            except HeapError as error:
+                results.append(error)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _second(app: Flask, pause: Pause, call: Callable[[], Any], results: list[Any]) -> None:
+    """Start ``call`` once the first call is paused; tell the first call when it is done."""
+
+    def then_release() -> Any:
+        try:
+            return call()
+        finally:
+            pause.release.set()
+
+    assert pause.reached.wait(timeout=30), "the first call never reached its pause"
+    _in_thread(app, then_release, results).join(timeout=60)
+
+
+def _idp(token_id: int) -> IdentityProvider:
+    return IdentityProvider(db.session.get_one(ScimToken, token_id))
+
+
+def _profile(user_name: str, **kwargs: Any) -> IdpProfile:
+    return IdpProfile(user_name=user_name, **kwargs)
+
+
+# ---- an Admin's role change against the IdP's deactivation (finding 2) --------------------------
+
+
+def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on PostgreSQL: the row ended deactivated with role Admin, and Okta's next
+    GET-then-PUT with active: true brought back an Admin that nobody assigned."""
+    account, raw_token = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    admin_role_id = role(account, "Admin").id
+    identity = users.provision(
+        account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
+    )
+    scim_id, user_id, account_id = identity.id, identity.user_id, account.id
+
+    def promote() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        actor = Member(db.session.get_one(User, admin_id))
+        return users.change_role(account=mine, actor=actor, user_id=user_id, role_id=admin_role_id)
+
+    def deactivate() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return users.deactivate(account=mine, actor=_idp(token_id), scim_id=scim_id)
+
+    results: list[Any] = []
+    with _pause_after(monkeypatch, policy, "ensure_may_change_role") as pause:
+        first = _in_thread(app, promote, results)
+        _second(app, pause, deactivate, results)
+        first.join(timeout=60)
+
+    # The deactivation waited for the role change (the account's lock), then applied.
+    assert pause.overtaken is False
+    assert [type(r).__name__ for r in results] == ["User", "ScimIdentity"], results
+    db.session.expire_all()
+    user = db.session.get_one(User, user_id)
+    assert (user.is_active, role_name(user)) == (False, None)
+
+    # Okta reactivates by reading the user and writing it back with active: true.
+    headers = {"Authorization": f"Bearer {raw_token}"}
+    current = json_of(client.get(f"/scim/v2/Users/{scim_id}", headers=headers))
+    back = client.put(
+        f"/scim/v2/Users/{scim_id}", json={**current, "active": True}, headers=headers
+    )
+    assert back.status_code == 200, back.get_data(as_text=True)
+    db.session.expire_all()
+    user = db.session.get_one(User, user_id)
+    assert (user.is_active, role_name(user)) == (True, "Analyst")
+
+
+def test_a_deactivation_racing_a_role_change_makes_the_change_refused(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: the role change waits for the deactivation, then finds no role."""
+    account, _ = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    admin_role_id = role(account, "Admin").id
+    identity = users.provision(
+        account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
+    )
+    scim_id, user_id, account_id = identity.id, identity.user_id, account.id
+
+    def deactivate() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return users.deactivate(account=mine, actor=_idp(token_id), scim_id=scim_id)
+
+    def promote() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        actor = Member(db.session.get_one(User, admin_id))
+        return users.change_role(account=mine, actor=actor, user_id=user_id, role_id=admin_role_id)
+
+    results: list[Any] = []
+    with _pause_after(monkeypatch, policy, "ensure_may_add_or_remove_teammates") as pause:
+        first = _in_thread(app, deactivate, results)
+        _second(app, pause, promote, results)
+        first.join(timeout=60)
+
+    assert pause.overtaken is False
+    assert isinstance(results[0], ScimIdentity) and isinstance(results[1], Invalid), results
+    db.session.expire_all()
+    user = db.session.get_one(User, user_id)
+    assert (user.is_active, role_name(user)) == (False, None)
+
+
+def test_the_database_refuses_a_deactivated_user_with_a_role(app: Flask) -> None:
+    user = cast(User, UserFactory.create())
+    user.deactivated_at = utcnow()
+    with pytest.raises(Exception, match="deactivated_has_no_role"):
+        db.session.commit()
+    db.session.rollback()
+
+
+# ---- revocation at write time (finding 8) -------------------------------------------------------
+
+
+def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account, _ = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    account_id = account.id
+
+    def provision() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return users.provision(
+            account=mine, actor=_idp(token_id), profile=_profile("late@example.com")
+        )
+
+    def disable() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return scim.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+
+    results: list[Any] = []
+    with _pause_after(monkeypatch, policy, "ensure_may_add_or_remove_teammates") as pause:
+        first = _in_thread(app, provision, results)
+        _second(app, pause, disable, results)
+        first.join(timeout=60)
+
+    # The disable waited for the write in flight: the write committed first, then SCIM went off.
+    assert pause.overtaken is False
+    assert [type(r).__name__ for r in results] == ["ScimIdentity", "Account"], results
+    db.session.expire_all()
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.account_id == account_id).order_by(AuditEvent.id)
+    ).all()
+    assert actions[-2:] == ["user.provision", "scim.disable"]
+
+
+def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
+    """Authenticated, then the token is revoked before the write: the write is refused."""
+    account, raw_token = scim_account()
+    admin = Member(cast(User, UserFactory.create(account=account, admin=True)))
+    team = cast(Team, TeamFactory.create(account=account, name="Data", scim_managed=True))
+    mine, idp = scim.authenticate(raw_token=raw_token)
+    scim.revoke_token(account=account, actor=admin, token_id=idp.token.id)
+
+    with pytest.raises(Unauthenticated, match="revoked"):
+        users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+    with pytest.raises(Unauthenticated, match="revoked"):
+        teams.apply_changes(
+            account=mine, actor=idp, scim_id=team.scim_id, changes=[teams.Rename("Renamed")]
+        )
+    db.session.expire_all()
+    assert users.find_active_by_email(email="late@example.com") is None
+    assert db.session.get_one(Team, team.id).name == "Data"
+    refused = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.outcome == "refused").order_by(AuditEvent.id)
+    ).all()
+    assert refused == ["user.provision", "team.update"]
+
+
+def _disable(account: Account, admin: Member) -> None:
+    scim.disable(account=account, actor=admin)
+
+
+def _downgrade(account: Account, admin: Member) -> None:
+    accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.PRO)
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    # Disabling SCIM revokes every token: the write is told so, as a new request would be.
+    [(_disable, Unauthenticated), (_downgrade, PlanRequired)],
+    ids=["scim-disabled", "left-premier"],
+)
+def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
+    app: Flask, change: Callable[[Account, Member], None], refusal: type[HeapError]
+) -> None:
+    """The request authenticated while SCIM was on; another process turned it off before the
+    write. The write's own session still holds the account as it was when it authenticated."""
+    account, raw_token = scim_account()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
+    db.session.commit()
+    authenticated = threading.Event()
+    changed = threading.Event()
+
+    def request() -> Any:
+        mine, idp = scim.authenticate(raw_token=raw_token)
+        authenticated.set()
+        assert changed.wait(timeout=30)
+        return users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+
+    results: list[Any] = []
+    thread = _in_thread(app, request, results)
+    assert authenticated.wait(timeout=30)
+    change(db.session.get_one(Account, account.id), Member(db.session.get_one(User, admin_id)))
+    changed.set()
+    thread.join(timeout=60)
+
+    assert isinstance(results[0], refusal), results
+    db.session.expire_all()
+    assert users.find_active_by_email(email="late@example.com") is None
+
+
+def test_other_actors_take_no_scim_lock(app: Flask) -> None:
+    """An Admin's edits in Heap are not SCIM writes: SCIM being off does not concern them."""
+    account, _ = scim_account()
+    admin = Member(cast(User, UserFactory.create(account=account, admin=True)))
+    scim.disable(account=account, actor=admin)
+    scim.hold_access(account=account, actor=admin)
+    assert teams.create(account=account, actor=admin, name="Made in Heap").scim_managed is False
+
+
+def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disable holds the account and is about to revoke the tokens; a write starting now
+    must not take the token row first (the disable would then wait for it while it waits for
+    the account: a deadlock). It waits for the disable instead, and is then refused."""
+    account, raw_token = scim_account()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
+    db.session.commit()
+    account_id = account.id
+    authenticated = threading.Event()
+
+    def disable() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return scim.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+
+    def write() -> Any:
+        mine, idp = scim.authenticate(raw_token=raw_token)
+        authenticated.set()
+        return users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+
+    results: list[Any] = []
+    with _pause_after(monkeypatch, policy, "ensure_may_manage_scim") as pause:
+        first = _in_thread(app, disable, results)
+        _second(app, pause, write, results)
+        first.join(timeout=60)
+
+    assert pause.overtaken is False
+    assert {type(r).__name__ for r in results} == {"Account", "Unauthenticated"}, results
+    db.session.expire_all()
+    assert users.find_active_by_email(email="late@example.com") is None
