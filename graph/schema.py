@@ -30,16 +30,16 @@ def _resolve_node(session: Session, type_name: str, key: int) -> Node | None:
         case "Account":
             return account_node(account) if key == account.id else None
         case "User":
-            user = directory.get_user(account=account, user_id=key)
+            user = directory.find_user(account=account, user_id=key)
             return user_nodes([user])[0] if user is not None else None
         case "Team":
-            team = directory.get_team(account=account, team_id=key)
+            team = directory.find_team(account=account, team_id=key)
             return team_nodes([team])[0] if team is not None else None
         case "Role":
-            role = directory.get_role(account=account, role_id=key)
+            role = directory.find_role(account=account, role_id=key)
             return role_node(role) if role is not None else None
         case "ScimToken":
-            token = directory.get_token(account=account, token_id=key)
+            token = directory.find_token(account=account, token_id=key)
             return token_node(token) if token is not None else None
     return None
 

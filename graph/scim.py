@@ -25,7 +25,7 @@ from graph.permissions import require_admin, require_viewer
 from graph.roles import Role, role_node
 from heap import models, policy
 from heap.errors import ErrorCode, Invalid
-from heap.services import directory, scim
+from heap.services import directory, scim_settings
 
 strawberry.enum(models.AuditOutcome, name="AuditOutcome")
 
@@ -115,7 +115,7 @@ class ScimConfiguration:
     @field(description="Every token, newest first. Admins only.")
     def tokens(self, info: Info) -> list[ScimToken] | None:
         s = require_admin(info)
-        return [token_node(token) for token in scim.list_tokens(account=s.account)]
+        return [token_node(token) for token in scim_settings.list_tokens(account=s.account)]
 
     @field(description="The audit log, newest first. Admins only.")
     def activity(
@@ -240,7 +240,7 @@ class ScimMutations:
     def enable_scim(self, info: Info, input: EnableScimInput) -> EnableScimPayload | None:
         return mutate(
             info,
-            lambda s: scim.enable(
+            lambda s: scim_settings.enable(
                 account=s.account,
                 actor=s.actor,
                 default_role_id=_role_id(input.default_role_id, "defaultRoleId"),
@@ -256,7 +256,7 @@ class ScimMutations:
     def disable_scim(self, info: Info, input: DisableScimInput) -> DisableScimPayload | None:
         def disable(s: Session) -> models.Account:
             _confirmed(input.confirm)
-            return scim.disable(account=s.account, actor=s.actor)
+            return scim_settings.disable(account=s.account, actor=s.actor)
 
         return mutate(
             info,
@@ -272,7 +272,7 @@ class ScimMutations:
     ) -> SetScimDefaultRolePayload | None:
         return mutate(
             info,
-            lambda s: scim.set_default_role(
+            lambda s: scim_settings.set_default_role(
                 account=s.account, actor=s.actor, role_id=_role_id(input.role_id, "roleId")
             ),
             lambda account, errors: SetScimDefaultRolePayload(
@@ -286,7 +286,7 @@ class ScimMutations:
     ) -> RotateScimTokenPayload | None:
         def rotate(s: Session) -> tuple[models.ScimToken, str]:
             _confirmed(input.confirm)
-            return scim.rotate_token(account=s.account, actor=s.actor)
+            return scim_settings.rotate_token(account=s.account, actor=s.actor)
 
         return mutate(
             info,
@@ -304,7 +304,7 @@ class ScimMutations:
     ) -> RevokeScimTokenPayload | None:
         return mutate(
             info,
-            lambda s: scim.revoke_token(
+            lambda s: scim_settings.revoke_token(
                 account=s.account,
                 actor=s.actor,
                 token_id=decode_id(input.token_id, "ScimToken", field="tokenId"),

@@ -20,7 +20,16 @@ from heap import tokens
 from heap.actors import Operator
 from heap.errors import Forbidden, HeapError
 from heap.models import Plan
-from heap.services import accounts, domains, housekeeping, repair, roles, scim, users
+from heap.services import (
+    accounts,
+    domains,
+    housekeeping,
+    lifecycle,
+    repair,
+    roles,
+    scim_settings,
+    users,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -145,7 +154,7 @@ def enable_scim(account_ref: str, role_ref: str) -> None:
     """Enable SCIM; prints the new bearer token and nothing else."""
     account = accounts.get_by_ref(ref=account_ref)
     role = roles.get_by_ref(account=account, ref=role_ref)
-    _, token = scim.enable(account=account, actor=OPERATOR, default_role_id=role.id)
+    _, token = scim_settings.enable(account=account, actor=OPERATOR, default_role_id=role.id)
     click.echo(token)
 
 
@@ -155,7 +164,7 @@ def enable_scim(account_ref: str, role_ref: str) -> None:
 def rotate_token(account_ref: str) -> None:
     """Print a new SCIM token; earlier tokens keep working until revoked."""
     account = accounts.get_by_ref(ref=account_ref)
-    _, token = scim.rotate_token(account=account, actor=OPERATOR)
+    _, token = scim_settings.rotate_token(account=account, actor=OPERATOR)
     click.echo(token)
 
 
@@ -194,7 +203,7 @@ def prune_audit(days: int) -> None:
 def disable_scim(account_ref: str) -> None:
     """Disable SCIM: revoke every token and unlink teams; users stay."""
     account = accounts.get_by_ref(ref=account_ref)
-    scim.disable(account=account, actor=OPERATOR)
+    scim_settings.disable(account=account, actor=OPERATOR)
     click.echo(f"SCIM disabled for {account.name}.")
 
 
@@ -242,7 +251,7 @@ def demo(as_json: bool, force: bool) -> None:
         accounts.set_plan(account=account, actor=actor, plan=Plan.PREMIER)
     if not account.sso_configured:
         accounts.configure_sso(account=account, actor=actor, configured=True)
-    if users.find_identity(account=account, user_name=DEMO_ADMIN) is None:
+    if lifecycle.find_identity(account=account, user_name=DEMO_ADMIN) is None:
         admin = roles.get_by_ref(account=account, ref="Admin")
         users.invite(
             account=account,
@@ -253,13 +262,13 @@ def demo(as_json: bool, force: bool) -> None:
             family_name="Admin",
         )
     if account.scim_enabled:
-        token, scim_token = scim.rotate_token(account=account, actor=actor)
-        for earlier in scim.list_tokens(account=account):
+        token, scim_token = scim_settings.rotate_token(account=account, actor=actor)
+        for earlier in scim_settings.list_tokens(account=account):
             if earlier.is_active and earlier.id != token.id and earlier.created_by == actor.label:
-                scim.revoke_token(account=account, actor=actor, token_id=earlier.id)
+                scim_settings.revoke_token(account=account, actor=actor, token_id=earlier.id)
     else:
         role = roles.get_by_ref(account=account, ref=DEMO_DEFAULT_ROLE)
-        _, scim_token = scim.enable(account=account, actor=actor, default_role_id=role.id)
+        _, scim_token = scim_settings.enable(account=account, actor=actor, default_role_id=role.id)
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     result: dict[str, Any] = {
         "account_id": account.id,

@@ -8,7 +8,7 @@ from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from heap.errors import Unauthenticated
-from heap.services import scim as scim_settings
+from heap.services import scim_settings
 from ops.limits import limiter
 from scim import bp
 

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.validate import Length
 
-from heap.services.users import EmailAddress, IdpProfile
+from heap.services.provisioning import EmailAddress, IdpProfile
 from scim import quirks
 from scim.attributes import USER_NAMES
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, MAX_MULTI_VALUES

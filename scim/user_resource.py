@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from heap.models import ScimIdentity, Team
-from heap.services.users import IdpProfile
+from heap.services.provisioning import IdpProfile
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.meta import location, meta
 

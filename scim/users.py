@@ -9,8 +9,8 @@ from typing import Any
 from flask import Response, g, request
 
 from heap.models import ScimIdentity
-from heap.services import users
-from heap.services.users import UNSET, IdpProfile
+from heap.services import provisioning, users
+from heap.services.provisioning import UNSET, IdpProfile
 from scim import bp
 from scim.attributes import USER_DOCUMENT, USER_FILTERS
 from scim.body import request_json
@@ -72,7 +72,7 @@ def _search(args: Mapping[str, str]) -> Response:
 @bp.get("/Users/<scim_id>")
 def get_user(scim_id: str) -> Response:
     """One user, active or a deactivated tombstone (Entra reads both)."""
-    identity = users.get_identity(account=g.account, scim_id=scim_id)
+    identity = provisioning.get_identity(account=g.account, scim_id=scim_id)
     return _resource(identity)
 
 
@@ -80,7 +80,7 @@ def get_user(scim_id: str) -> Response:
 def create_user() -> Response:
     """Provision a user, or restore this account's deactivated one with that userName."""
     profile = load_user(request_json())
-    identity = users.provision(account=g.account, actor=g.actor, profile=profile)
+    identity = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
     return _resource(identity, status=201)
 
 
@@ -101,14 +101,14 @@ def patch_user(scim_id: str) -> Response:
 @bp.delete("/Users/<scim_id>")
 def delete_user(scim_id: str) -> Response:
     """Entra's DELETE: the user and the SCIM identity go; a second DELETE is 404."""
-    users.delete(account=g.account, actor=g.actor, scim_id=scim_id)
+    provisioning.delete(account=g.account, actor=g.actor, scim_id=scim_id)
     return scim_response(None, 204)
 
 
 def _modify(scim_id: str, edit: Callable[[ScimIdentity], IdpProfile]) -> Response:
     # `edit` runs inside the service's transaction, on the identity as read there, so a PUT or
     # PATCH never applies to a stale copy.
-    identity = users.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
+    identity = provisioning.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
     return _resource(identity)
 
 

@@ -14,7 +14,7 @@ from heap import tokens
 from heap.errors import Unauthenticated
 from heap.extensions import db
 from heap.models import Account, AuditEvent, User
-from heap.services import accounts, roles, scim, users
+from heap.services import accounts, lifecycle, roles, scim_settings, users
 from tests.factories import AccountFactory, UserFactory
 
 
@@ -45,12 +45,12 @@ def test_accounts_create_prints_only_the_id(app: Flask) -> None:
         app, "accounts", "create", "Initech", "--plan", "premier", "--sso", "--admin", "b@i.co"
     )
     assert out.strip().isdigit() and out == out.strip() + "\n"
-    account = accounts.get(account_id=int(out))
+    account = _account(int(out))
     assert (account.name, account.plan, account.sso_configured) == ("Initech", "premier", True)
-    admin = users.find_active_by_email(email="b@i.co")
+    admin = lifecycle.find_active_by_email(email="b@i.co")
     assert admin is not None and admin.account_id == account.id and admin.is_admin
     plain = _ok(app, "accounts", "create", "Hooli", "--plan", "growth")
-    hooli = accounts.get(account_id=int(plain))
+    hooli = _account(int(plain))
     assert (hooli.plan, hooli.sso_configured, users.count_active_admins(account=hooli)) == (
         "growth",
         False,
@@ -61,9 +61,9 @@ def test_accounts_create_prints_only_the_id(app: Flask) -> None:
 def test_accounts_set_plan_by_id_and_by_name(app: Flask) -> None:
     account = cast(Account, AccountFactory.create(name="Globex", plan="free"))
     _ok(app, "accounts", "set-plan", str(account.id), "pro")
-    assert accounts.get(account_id=account.id).plan == "pro"
+    assert _account(account.id).plan == "pro"
     _ok(app, "accounts", "set-plan", "Globex", "PREMIER")
-    assert accounts.get(account_id=account.id).plan == "premier"
+    assert _account(account.id).plan == "premier"
 
 
 def test_scim_enable_prints_only_a_working_token(app: Flask) -> None:
@@ -71,7 +71,7 @@ def test_scim_enable_prints_only_a_working_token(app: Flask) -> None:
     out = _ok(app, "scim", "enable", "Umbrella", "--default-role", "Consumer")
     token = out.strip()
     assert out == token + "\n" and token.startswith(tokens.SCIM_TOKEN_PREFIX)
-    found, _ = scim.authenticate(raw_token=token)
+    found, _ = scim_settings.authenticate(raw_token=token)
     assert found.id == account.id
     assert found.scim_default_role is not None
     assert found.scim_default_role.name == "Consumer"
@@ -82,8 +82,8 @@ def test_scim_rotate_token_keeps_the_old_one(app: Flask) -> None:
     old = _ok(app, "scim", "enable", "Umbrella", "--default-role", "Analyst").strip()
     new = _ok(app, "scim", "rotate-token", "Umbrella").strip()
     assert new != old
-    assert scim.authenticate(raw_token=old)[0].name == "Umbrella"
-    assert scim.authenticate(raw_token=new)[0].name == "Umbrella"
+    assert scim_settings.authenticate(raw_token=old)[0].name == "Umbrella"
+    assert scim_settings.authenticate(raw_token=new)[0].name == "Umbrella"
 
 
 def test_users_token_verifies_and_is_audited(app: Flask) -> None:
@@ -100,6 +100,11 @@ def test_users_token_verifies_and_is_audited(app: Flask) -> None:
         {"valid_for_seconds": 43200},
     )
     assert "No active teammate" in _refused(app, "users", "token", "nobody@example.com")
+
+
+def _account(account_id: int) -> Account:
+    db.session.expire_all()
+    return db.session.get_one(Account, account_id)
 
 
 def _events(action: str) -> list[AuditEvent]:
@@ -123,20 +128,20 @@ def test_demo_is_idempotent_and_revokes_its_earlier_tokens(app: Flask) -> None:
     assert first["scim_base_url"] == "http://localhost/scim/v2"
     assert first["graphql_url"] == "http://localhost/graphql"
     assert db.session.query(Account).count() == 1
-    account = accounts.get(account_id=first["account_id"])
+    account = _account(first["account_id"])
     assert users.count_active_admins(account=account) == 1
     # Each run mints one token and revokes the demo's earlier ones: one live token, the last.
-    assert scim.authenticate(raw_token=second["scim_token"])[0].id == account.id
+    assert scim_settings.authenticate(raw_token=second["scim_token"])[0].id == account.id
     with pytest.raises(Unauthenticated, match="revoked"):
-        scim.authenticate(raw_token=first["scim_token"])
-    admin = users.find_active_by_email(email="admin@acme.example")
+        scim_settings.authenticate(raw_token=first["scim_token"])
+    admin = lifecycle.find_active_by_email(email="admin@acme.example")
     assert admin is not None
     viewer = tokens.read_viewer_token(app.config["SECRET_KEY"], second["viewer_token"], max_age=60)
     assert viewer is not None and viewer.user_id == admin.id
     text = _ok(app, "demo")
     assert "http://localhost/scim/v2" in text and "heapscim_" in text
     assert db.session.query(Account).count() == 1
-    assert [t.is_active for t in scim.list_tokens(account=account)] == [True, False, False]
+    assert [t.is_active for t in scim_settings.list_tokens(account=account)] == [True, False, False]
     # Everything the demo did is in the log, as the demo.
     assert {e.actor_label for e in _events("scim.revoke_token")} == {"operator (demo)"}
     assert len(_events("scim.revoke_token")) == 2
@@ -148,7 +153,7 @@ def test_demo_leaves_tokens_it_did_not_mint(app: Flask) -> None:
     first = json.loads(_ok(app, "demo", "--json"))
     operators = _ok(app, "scim", "rotate-token", "Acme").strip()
     json.loads(_ok(app, "demo", "--json"))
-    assert scim.authenticate(raw_token=operators)[0].id == first["account_id"]
+    assert scim_settings.authenticate(raw_token=operators)[0].id == first["account_id"]
 
 
 def test_demo_refuses_a_database_that_is_not_a_demo_one(app: Flask) -> None:
@@ -166,18 +171,18 @@ def test_demo_refuses_a_database_that_is_not_a_demo_one(app: Flask) -> None:
 
 def test_demo_runs_on_an_empty_database(app: Flask) -> None:
     created = json.loads(_ok(app, "demo", "--json"))
-    assert accounts.get(account_id=created["account_id"]).name == "Acme"
+    assert _account(created["account_id"]).name == "Acme"
     assert _refused(app, "demo").startswith("Error: This is not a development database")
 
 
 @pytest.mark.usefixtures("development")
 def test_demo_repairs_a_downgraded_account(app: Flask) -> None:
     first = json.loads(_ok(app, "demo", "--json"))
-    account = accounts.get(account_id=first["account_id"])
+    account = _account(first["account_id"])
     account.plan = "free"
     db.session.commit()
     again = json.loads(_ok(app, "demo", "--json"))
-    assert scim.authenticate(raw_token=again["scim_token"])[0].plan == "premier"
+    assert scim_settings.authenticate(raw_token=again["scim_token"])[0].plan == "premier"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +209,7 @@ def test_wrong_input_is_one_line_on_stderr(app: Flask, args: tuple[str, ...]) ->
     for name in ("Globex", "Freebie"):
         account = accounts.get_by_ref(ref=name)
         assert not account.scim_enabled
-        assert scim.list_tokens(account=account) == []
+        assert scim_settings.list_tokens(account=account) == []
     assert accounts.get_by_ref(ref="Globex").plan == "premier"
     assert roles.get_by_name(account=accounts.get_by_ref(ref="Globex"), name="Owner") is None
 

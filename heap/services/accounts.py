@@ -16,13 +16,6 @@ from heap.transaction import Attempt, unit_of_work
 MAX_ACCOUNT_NAME = 255
 
 
-def get(*, account_id: int) -> Account:
-    account = db.session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"No account with id {account_id}.", field="account")
-    return account
-
-
 def get_by_ref(*, ref: str) -> Account:
     """An account by name, or by id when ``ref`` is a number (the CLI's ACCOUNT argument)."""
     account = db.session.scalar(select(Account).where(Account.name == ref))

@@ -248,20 +248,20 @@ def list_events(
     return Page(items=rows[:limit], total=total, has_next=len(rows) > limit)
 
 
-def get_user(*, account: Account, user_id: int) -> User | None:
+def find_user(*, account: Account, user_id: int) -> User | None:
     return users_by_ids(account=account, user_ids=[user_id]).get(user_id)
 
 
-def get_team(*, account: Account, team_id: int) -> Team | None:
+def find_team(*, account: Account, team_id: int) -> Team | None:
     query = select(Team).where(and_(Team.account_id == account.id, Team.id == team_id))
     return db.session.scalar(query)
 
 
-def get_role(*, account: Account, role_id: int) -> Role | None:
+def find_role(*, account: Account, role_id: int) -> Role | None:
     query = select(Role).where(Role.account_id == account.id, Role.id == role_id)
     return db.session.scalar(query)
 
 
-def get_token(*, account: Account, token_id: int) -> ScimToken | None:
+def find_token(*, account: Account, token_id: int) -> ScimToken | None:
     query = select(ScimToken).where(ScimToken.account_id == account.id, ScimToken.id == token_id)
     return db.session.scalar(query)

@@ -18,7 +18,7 @@ from heap.actors import Actor
 from heap.errors import Invalid, NotFound, TokenRevoked
 from heap.extensions import db
 from heap.models import Account, AuditEvent, ScimToken, utcnow
-from heap.services import audit, scim
+from heap.services import audit, scim_settings
 from heap.transaction import unit_of_work
 
 PRUNE_BATCH = 1000
@@ -26,7 +26,7 @@ PRUNE_BATCH = 1000
 
 def revoke_scim_token(*, account: Account, actor: Actor, prefix: str) -> ScimToken:
     """Revoke the account's active token shown as ``prefix`` (a whole token works too)."""
-    return scim.revoke_token(
+    return scim_settings.revoke_token(
         account=account, actor=actor, token_id=_token_id_by_prefix(account, prefix)
     )
 

@@ -20,7 +20,7 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, User
 from heap.services import audit, lifecycle, roles
-from heap.services.scim import hold_access
+from heap.services.scim_settings import hold_access
 from heap.text import repaired, require_storable, storable
 from heap.transaction import Attempt, lock_account, unit_of_work
 
@@ -192,11 +192,6 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
     return identity
 
 
-def update(*, account: Account, actor: Actor, scim_id: str, profile: IdpProfile) -> ScimIdentity:
-    """Apply a full replace (PUT)."""
-    return modify(account=account, actor=actor, scim_id=scim_id, edit=lambda _: profile)
-
-
 def modify(
     *,
     account: Account,
@@ -244,17 +239,6 @@ def modify(
             identity.idp_role = role_value
         if changes:
             lifecycle.record(account, actor, "user.update", user, details=changes)
-    return identity
-
-
-def deactivate(*, account: Account, actor: Actor, scim_id: str) -> ScimIdentity:
-    """Remove from Heap (access, teams, seat) but keep the SCIM identity readable."""
-    with unit_of_work(Attempt(account.id, actor, "user.deactivate", "user", scim_id)):
-        hold_access(account=account, actor=actor)
-        policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id, lock=True)
-        if identity.user.is_active:
-            _deactivate(account, actor, identity.user)
     return identity
 
 

@@ -20,7 +20,7 @@ from heap.models import Account, AuditOutcome, ScimIdentity, Team, TeamMembershi
 from heap.services import audit, memberships
 from heap.services.memberships import Members as Members
 from heap.services.memberships import Skipped
-from heap.services.scim import hold_access
+from heap.services.scim_settings import hold_access
 from heap.text import require_storable, storable
 from heap.transaction import Attempt, unit_of_work
 
@@ -110,11 +110,6 @@ def has_member_where(identity_matches: ColumnElement[bool]) -> ColumnElement[boo
         .join(ScimIdentity, ScimIdentity.user_id == TeamMembership.user_id)
         .where(TeamMembership.team_id == Team.id, identity_matches)
     )
-
-
-def count_members(*, team: Team) -> int:
-    query = select(func.count()).where(TeamMembership.team_id == team.id)
-    return db.session.scalar(query) or 0
 
 
 @dataclass(frozen=True)

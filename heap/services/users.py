@@ -1,7 +1,5 @@
-"""Teammates: looked up, invited and removed in Heap, or provisioned and deactivated by the IdP.
-
-The identity provider's verbs live in ``services.provisioning`` and are re-exported here, so both
-doors and the CLI speak of a teammate through this one module.
+"""Teammates as Heap changes them: looked up, invited, removed, given a role, and their SCIM
+identities paged for the IdP. The identity provider's own changes are ``services.provisioning``.
 """
 
 from __future__ import annotations
@@ -18,17 +16,6 @@ from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, Team, User
 from heap.services import directory, lifecycle, roles
-from heap.services.lifecycle import find_active_by_email as find_active_by_email
-from heap.services.lifecycle import find_identity as find_identity
-from heap.services.provisioning import UNSET as UNSET
-from heap.services.provisioning import EmailAddress as EmailAddress
-from heap.services.provisioning import IdpProfile as IdpProfile
-from heap.services.provisioning import deactivate as deactivate
-from heap.services.provisioning import delete as delete
-from heap.services.provisioning import get_identity as get_identity
-from heap.services.provisioning import modify as modify
-from heap.services.provisioning import provision as provision
-from heap.services.provisioning import update as update
 from heap.transaction import Attempt, lock_account, unit_of_work
 
 _REMOVED = "Removed in Heap by an Admin: the user and the SCIM identity are gone."

@@ -19,11 +19,12 @@ from heap.actors import IdentityProvider
 from heap.errors import Busy, HeapError
 from heap.extensions import db
 from heap.models import Account, AuditEvent, ScimIdentity, ScimToken, User
-from heap.services import users
-from heap.services.users import IdpProfile
+from heap.services import lifecycle, provisioning, users
+from heap.services.provisioning import IdpProfile
 from tests.conftest import json_of
 from tests.factories import UserFactory, role_name, scim_account
 from tests.graph.conftest import gql
+from tests.services.helpers import idp_deactivates
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 HEAP_URN = "urn:ietf:params:scim:schemas:extension:heap:2.0:User"
@@ -81,7 +82,7 @@ def _events(account: Account, action: str) -> list[AuditEvent]:
 
 
 def _admin_count(client: FlaskClient, account: Account) -> int:
-    reader = users.find_active_by_email(email="reader@example.com") or cast(
+    reader = lifecycle.find_active_by_email(email="reader@example.com") or cast(
         User, UserFactory.create(account=account, email="reader@example.com")
     )
     data = gql(client, "{ account { adminCount } }", as_=reader)
@@ -204,7 +205,7 @@ def test_the_last_two_admins_removed_at_once_leave_one_event(app: Flask) -> None
     token_id = db.session.scalars(select(ScimToken.id)).one()
     idp = IdentityProvider(db.session.get_one(ScimToken, token_id))
     ids = [
-        users.provision(
+        provisioning.provision(
             account=account, actor=idp, profile=IdpProfile(user_name=email, heap_role="Admin")
         ).id
         for email in ("ada@example.com", "bob@example.com")
@@ -219,7 +220,7 @@ def test_the_last_two_admins_removed_at_once_leave_one_event(app: Flask) -> None
             start.wait(timeout=30)
             for _ in range(5):
                 try:
-                    results[index] = users.deactivate(
+                    results[index] = idp_deactivates(
                         account=mine, actor=actor, scim_id=ids[index]
                     ).id
                     break

@@ -43,14 +43,14 @@ def test_a_refusal_for_an_over_long_id_is_audited_cut_to_the_column(client: Flas
     assert refusal.reason is not None and refusal.reason.startswith("NOT_FOUND: ")
 
 
-def test_a_refusal_for_an_id_holding_nul_is_audited_without_it(client: FlaskClient) -> None:
+def test_a_refusal_for_an_id_holding_nul_is_audited_with_a_replacement_character(client: FlaskClient) -> None:
     _, token = scim_account()
     response = client.delete(
         "/scim/v2/Groups/abc%00def", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 404
     [refusal] = _refusals()
-    assert (refusal.action, refusal.target_id) == ("team.delete", "abcdef")
+    assert (refusal.action, refusal.target_id) == ("team.delete", "abc\ufffddef")
 
 
 def test_a_failed_statement_never_shows_its_parameters(client: FlaskClient) -> None:

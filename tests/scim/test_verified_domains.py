@@ -22,7 +22,7 @@ from heap.errors import DomainVerifiedElsewhere, Forbidden, Invalid
 from heap.extensions import db
 from heap.models import Account, AuditEvent, Plan, User
 from heap.policy import EMAIL_UNAVAILABLE
-from heap.services import accounts, domains, users
+from heap.services import accounts, domains, lifecycle
 from tests.conftest import json_of
 from tests.factories import AccountFactory, UserFactory, scim_account
 from tests.graph.conftest import gql
@@ -157,7 +157,7 @@ def test_another_idp_cannot_provision_an_address_of_a_verified_domain(
         "scimType": "uniqueness",
         "detail": DOMAIN_DETAIL.format(email="ceo@bigcorp.com", domain="bigcorp.com"),
     }
-    assert users.find_active_by_email(email="ceo@bigcorp.com") is None
+    assert lifecycle.find_active_by_email(email="ceo@bigcorp.com") is None
 
 
 def test_another_idp_cannot_move_a_user_to_a_verified_domain(
@@ -188,7 +188,7 @@ def test_another_idp_cannot_move_a_user_to_a_verified_domain(
         )
     )
     assert _scim(client, token, "PATCH", f"/Users/{upn['id']}", email_only).status_code == 409
-    assert users.find_active_by_email(email="kim@other.example") is not None
+    assert lifecycle.find_active_by_email(email="kim@other.example") is not None
 
 
 def test_a_tombstone_at_a_newly_verified_domain_is_not_reactivated_elsewhere(

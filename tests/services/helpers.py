@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TypeVar, cast
 
 from sqlalchemy import select
 
-from heap.actors import IdentityProvider, Member, Operator
+from heap.actors import Actor, IdentityProvider, Member, Operator
 from heap.extensions import db
-from heap.models import Account, AuditEvent, ScimToken, Team, TeamMembership, User
+from heap.models import Account, AuditEvent, ScimIdentity, ScimToken, Team, TeamMembership, User
+from heap.services import provisioning
+from heap.services.provisioning import UNSET, IdpProfile
+from scim.user_loader import load_user
+from scim.user_resource import dump_user
 from tests.factories import ScimTokenFactory, UserFactory
 
 OPERATOR = Operator()
@@ -50,3 +55,26 @@ def analyst_of(account: Account) -> Member:
 def idp_of(account: Account) -> IdentityProvider:
     """The identity provider, acting through a new SCIM token of ``account``."""
     return IdentityProvider(cast(ScimToken, ScimTokenFactory.create(account=account)))
+
+
+# The identity provider's changes as the SCIM door makes them: every PUT and PATCH is one
+# ``provisioning.modify`` call (a PATCH edits the user's current document first).
+
+
+def idp_replaces(
+    *, account: Account, actor: Actor, scim_id: str, profile: IdpProfile
+) -> ScimIdentity:
+    """Okta's PUT: ``profile`` as a full replace."""
+    return provisioning.modify(
+        account=account, actor=actor, scim_id=scim_id, edit=lambda _: profile
+    )
+
+
+def idp_deactivates(*, account: Account, actor: Actor, scim_id: str) -> ScimIdentity:
+    """Okta's PATCH ``{"op": "replace", "value": {"active": false}}``."""
+
+    def edit(identity: ScimIdentity) -> IdpProfile:
+        current = load_user(dump_user(identity, fallback_names=False))
+        return replace(current, heap_role=UNSET, active=False)
+
+    return provisioning.modify(account=account, actor=actor, scim_id=scim_id, edit=edit)

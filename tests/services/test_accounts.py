@@ -13,7 +13,7 @@ from heap.extensions import db
 from heap.models import Account, AuditOutcome, Plan, ScimToken
 from heap.services import accounts, roles
 from tests.factories import AccountFactory, ScimTokenFactory
-from tests.services.helpers import OPERATOR, admin_of, analyst_of, events
+from tests.services.helpers import OPERATOR, admin_of, analyst_of, events, reload
 
 
 def test_create_seeds_builtin_roles_and_audits(app: Flask) -> None:
@@ -21,7 +21,7 @@ def test_create_seeds_builtin_roles_and_audits(app: Flask) -> None:
         actor=OPERATOR, name="  Acme   Corp ", plan=Plan.PREMIER, sso_configured=True
     )
     db.session.expire_all()
-    stored = accounts.get(account_id=account.id)
+    stored = reload(Account, account.id)
     assert (stored.name, stored.plan, stored.sso_configured, stored.scim_enabled) == (
         "Acme Corp",
         "premier",
@@ -78,13 +78,10 @@ def test_parse_plan() -> None:
 
 def test_lookups_by_id_and_name(app: Flask) -> None:
     account = cast(Account, AccountFactory.create(name="Globex"))
-    assert accounts.get(account_id=account.id) is account
     assert accounts.get_by_ref(ref="Globex") is account
     assert accounts.get_by_ref(ref=str(account.id)) is account
     assert accounts.find_by_name(name="Globex") is account
     assert accounts.find_by_name(name="globex") is None
-    with pytest.raises(NotFound):
-        accounts.get(account_id=account.id + 100)
     with pytest.raises(NotFound):
         accounts.get_by_ref(ref="Initech")
     with pytest.raises(NotFound):
@@ -97,7 +94,7 @@ def test_set_plan_changes_and_audits_only_real_changes(app: Flask) -> None:
     accounts.set_plan(account=account, actor=admin, plan=Plan.PREMIER)
     accounts.set_plan(account=account, actor=admin, plan=Plan.PREMIER)
     db.session.expire_all()
-    assert accounts.get(account_id=account.id).plan == "premier"
+    assert reload(Account, account.id).plan == "premier"
     [event] = events(account, "account.set_plan")
     assert event.details == {"from": "growth", "to": "premier"}
     assert event.actor_kind == "member"
@@ -109,7 +106,7 @@ def test_set_plan_refused_for_a_non_admin_is_audited(app: Flask) -> None:
     with pytest.raises(Forbidden):
         accounts.set_plan(account=account, actor=analyst_of(account), plan=Plan.PREMIER)
     db.session.expire_all()
-    assert accounts.get(account_id=account.id).plan == "growth"
+    assert reload(Account, account.id).plan == "growth"
     [event] = events(account, "account.set_plan")
     assert event.outcome == AuditOutcome.REFUSED.value
     assert event.reason is not None and event.reason.startswith("FORBIDDEN: ")
@@ -120,11 +117,11 @@ def test_configure_sso(app: Flask) -> None:
     accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
     accounts.configure_sso(account=account, actor=OPERATOR, configured=True)
     db.session.expire_all()
-    assert accounts.get(account_id=account.id).sso_configured is True
+    assert reload(Account, account.id).sso_configured is True
     [event] = events(account, "account.configure_sso")
     assert event.details == {"sso_configured": True}
     accounts.configure_sso(account=account, actor=OPERATOR, configured=False)
-    assert accounts.get(account_id=account.id).sso_configured is False
+    assert reload(Account, account.id).sso_configured is False
 
 
 def test_configure_sso_refused_for_a_non_admin(app: Flask) -> None:
@@ -132,6 +129,6 @@ def test_configure_sso_refused_for_a_non_admin(app: Flask) -> None:
     with pytest.raises(Forbidden):
         accounts.configure_sso(account=account, actor=analyst_of(account), configured=True)
     db.session.expire_all()
-    assert accounts.get(account_id=account.id).sso_configured is False
+    assert reload(Account, account.id).sso_configured is False
     [event] = events(account, "account.configure_sso")
     assert (event.outcome, event.target_id) == (AuditOutcome.REFUSED.value, str(account.id))

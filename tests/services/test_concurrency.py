@@ -21,7 +21,7 @@ from heap.actors import Member
 from heap.errors import HeapError, LastAdmin, ScimAlreadyEnabled
 from heap.extensions import db
 from heap.models import Account, ScimToken, User
-from heap.services import scim, users
+from heap.services import scim_settings, users
 from tests.factories import AccountFactory, UserFactory, role, role_name
 
 PAUSE = 1.0  # how long the first call waits, inside its transaction, for the second
@@ -130,7 +130,7 @@ def test_two_concurrent_enables_mint_one_token(app: Flask, monkeypatch: pytest.M
     def enable() -> Any:
         mine = db.session.get_one(Account, account.id)
         actor = Member(db.session.get_one(User, admin_id))
-        return scim.enable(account=mine, actor=actor, default_role_id=analyst_id)
+        return scim_settings.enable(account=mine, actor=actor, default_role_id=analyst_id)
 
     with _pause_after(monkeypatch, policy, "ensure_may_enable_scim"):
         results = _race(app, enable, enable)
@@ -145,7 +145,7 @@ def test_a_rotation_racing_a_disable_leaves_no_active_token(
 ) -> None:
     account = cast(Account, AccountFactory.create(plan="premier", sso_configured=True))
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
-    scim.enable(
+    scim_settings.enable(
         account=account,
         actor=Member(db.session.get_one(User, admin_id)),
         default_role_id=role(account, "Analyst").id,
@@ -159,7 +159,7 @@ def test_a_rotation_racing_a_disable_leaves_no_active_token(
         return run
 
     with _pause_after(monkeypatch, policy, "ensure_may_manage_scim"):
-        _race(app, act(scim.rotate_token), act(scim.disable))
+        _race(app, act(scim_settings.rotate_token), act(scim_settings.disable))
 
     db.session.expire_all()
     active = select(func.count()).select_from(ScimToken).where(ScimToken.revoked_at.is_(None))

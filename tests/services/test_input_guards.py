@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from heap.errors import Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, Team, User
-from heap.services import accounts, directory, roles, teams, users
+from heap.services import accounts, directory, provisioning, roles, teams, users
 from heap.services.provisioning import EmailAddress, IdpProfile
 from heap.services.teams import Members, SetExternalId
 from tests.factories import AccountFactory, TeamFactory, UserFactory, scim_account
-from tests.services.helpers import OPERATOR, idp_of, member_ids
+from tests.services.helpers import OPERATOR, idp_of, idp_replaces, member_ids
 
 NUL = "\x00"
 
@@ -81,7 +81,7 @@ def test_invite_with_a_nul_is_refused(app: Flask) -> None:
 def test_provisioning_with_a_nul_is_refused(app: Flask, profile: IdpProfile, field: str) -> None:
     account, _ = scim_account()
     with pytest.raises(Invalid) as refused:
-        users.provision(account=account, actor=idp_of(account), profile=profile)
+        provisioning.provision(account=account, actor=idp_of(account), profile=profile)
     assert refused.value.field == field
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
@@ -89,12 +89,12 @@ def test_provisioning_with_a_nul_is_refused(app: Flask, profile: IdpProfile, fie
 def test_an_update_with_a_nul_is_refused(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(
+    identity = provisioning.provision(
         account=account, actor=idp, profile=IdpProfile(user_name="k@example.com")
     )
     renamed = IdpProfile(user_name=f"k{NUL}", emails=[EmailAddress("k@example.com", primary=True)])
     with pytest.raises(Invalid) as refused:
-        users.update(account=account, actor=idp, scim_id=identity.id, profile=renamed)
+        idp_replaces(account=account, actor=idp, scim_id=identity.id, profile=renamed)
     assert refused.value.field == "userName"
 
 

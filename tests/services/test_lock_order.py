@@ -23,11 +23,11 @@ from heap.actors import IdentityProvider, Member
 from heap.errors import HeapError, Invalid, PlanRequired, Unauthenticated
 from heap.extensions import db
 from heap.models import Account, AuditEvent, Plan, ScimIdentity, ScimToken, Team, User, utcnow
-from heap.services import accounts, scim, teams, users
-from heap.services.users import IdpProfile
+from heap.services import accounts, lifecycle, provisioning, scim_settings, teams, users
+from heap.services.provisioning import IdpProfile
 from tests.conftest import json_of
 from tests.factories import TeamFactory, UserFactory, role, role_name, scim_account
-from tests.services.helpers import OPERATOR
+from tests.services.helpers import OPERATOR, idp_deactivates
 
 PAUSE = 1.0  # how long the first call waits, inside its transaction, for the second
 
@@ -107,7 +107,7 @@ def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
     token_id = db.session.scalars(select(ScimToken.id)).one()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     admin_role_id = role(account, "Admin").id
-    identity = users.provision(
+    identity = provisioning.provision(
         account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
     )
     scim_id, user_id, account_id = identity.id, identity.user_id, account.id
@@ -119,7 +119,7 @@ def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
 
     def deactivate() -> Any:
         mine = db.session.get_one(Account, account_id)
-        return users.deactivate(account=mine, actor=_idp(token_id), scim_id=scim_id)
+        return idp_deactivates(account=mine, actor=_idp(token_id), scim_id=scim_id)
 
     results: list[Any] = []
     with _pause_after(monkeypatch, policy, "ensure_may_change_role") as pause:
@@ -154,14 +154,14 @@ def test_a_deactivation_racing_a_role_change_makes_the_change_refused(
     token_id = db.session.scalars(select(ScimToken.id)).one()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     admin_role_id = role(account, "Admin").id
-    identity = users.provision(
+    identity = provisioning.provision(
         account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
     )
     scim_id, user_id, account_id = identity.id, identity.user_id, account.id
 
     def deactivate() -> Any:
         mine = db.session.get_one(Account, account_id)
-        return users.deactivate(account=mine, actor=_idp(token_id), scim_id=scim_id)
+        return idp_deactivates(account=mine, actor=_idp(token_id), scim_id=scim_id)
 
     def promote() -> Any:
         mine = db.session.get_one(Account, account_id)
@@ -202,13 +202,13 @@ def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(
 
     def provision() -> Any:
         mine = db.session.get_one(Account, account_id)
-        return users.provision(
+        return provisioning.provision(
             account=mine, actor=_idp(token_id), profile=_profile("late@example.com")
         )
 
     def disable() -> Any:
         mine = db.session.get_one(Account, account_id)
-        return scim.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+        return scim_settings.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
 
     results: list[Any] = []
     with _pause_after(monkeypatch, policy, "ensure_may_add_or_remove_teammates") as pause:
@@ -231,17 +231,17 @@ def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
     account, raw_token = scim_account()
     admin = Member(cast(User, UserFactory.create(account=account, admin=True)))
     team = cast(Team, TeamFactory.create(account=account, name="Data", scim_managed=True))
-    mine, idp = scim.authenticate(raw_token=raw_token)
-    scim.revoke_token(account=account, actor=admin, token_id=idp.token.id)
+    mine, idp = scim_settings.authenticate(raw_token=raw_token)
+    scim_settings.revoke_token(account=account, actor=admin, token_id=idp.token.id)
 
     with pytest.raises(Unauthenticated, match="revoked"):
-        users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+        provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
     with pytest.raises(Unauthenticated, match="revoked"):
         teams.apply_changes(
             account=mine, actor=idp, scim_id=team.scim_id, changes=[teams.Rename("Renamed")]
         )
     db.session.expire_all()
-    assert users.find_active_by_email(email="late@example.com") is None
+    assert lifecycle.find_active_by_email(email="late@example.com") is None
     assert db.session.get_one(Team, team.id).name == "Data"
     refused = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.outcome == "refused").order_by(AuditEvent.id)
@@ -250,7 +250,7 @@ def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
 
 
 def _disable(account: Account, admin: Member) -> None:
-    scim.disable(account=account, actor=admin)
+    scim_settings.disable(account=account, actor=admin)
 
 
 def _downgrade(account: Account, admin: Member) -> None:
@@ -276,10 +276,10 @@ def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
     changed = threading.Event()
 
     def request() -> Any:
-        mine, idp = scim.authenticate(raw_token=raw_token)
+        mine, idp = scim_settings.authenticate(raw_token=raw_token)
         authenticated.set()
         assert changed.wait(timeout=30)
-        return users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+        return provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
 
     results: list[Any] = []
     thread = _in_thread(app, request, results)
@@ -290,15 +290,15 @@ def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
 
     assert isinstance(results[0], refusal), results
     db.session.expire_all()
-    assert users.find_active_by_email(email="late@example.com") is None
+    assert lifecycle.find_active_by_email(email="late@example.com") is None
 
 
 def test_other_actors_take_no_scim_lock(app: Flask) -> None:
     """An Admin's edits in Heap are not SCIM writes: SCIM being off does not concern them."""
     account, _ = scim_account()
     admin = Member(cast(User, UserFactory.create(account=account, admin=True)))
-    scim.disable(account=account, actor=admin)
-    scim.hold_access(account=account, actor=admin)
+    scim_settings.disable(account=account, actor=admin)
+    scim_settings.hold_access(account=account, actor=admin)
     assert teams.create(account=account, actor=admin, name="Made in Heap").scim_managed is False
 
 
@@ -317,12 +317,12 @@ def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
 
     def disable() -> Any:
         mine = db.session.get_one(Account, account_id)
-        return scim.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+        return scim_settings.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
 
     def write() -> Any:
-        mine, idp = scim.authenticate(raw_token=raw_token)
+        mine, idp = scim_settings.authenticate(raw_token=raw_token)
         authenticated.set()
-        return users.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
+        return provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
 
     results: list[Any] = []
     with _pause_after(monkeypatch, policy, "ensure_may_manage_scim") as pause:
@@ -333,4 +333,4 @@ def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
     assert pause.overtaken is False
     assert {type(r).__name__ for r in results} == {"Account", "Unauthenticated"}, results
     db.session.expire_all()
-    assert users.find_active_by_email(email="late@example.com") is None
+    assert lifecycle.find_active_by_email(email="late@example.com") is None

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from heap.extensions import db
 from heap.models import Account, ScimIdentity, Team, User
-from heap.services import teams, users
+from heap.services import provisioning, teams, users
 from heap.services.provisioning import IdpProfile
 from tests.factories import (
     AccountFactory,
@@ -23,7 +23,7 @@ from tests.factories import (
     role_name,
     scim_account,
 )
-from tests.services.helpers import idp_of, reload
+from tests.services.helpers import idp_deactivates, idp_of, idp_replaces, reload
 
 EARLY = datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
 LATE = datetime(2025, 6, 15, 17, 45, 12, 345678, tzinfo=UTC)
@@ -92,13 +92,13 @@ def test_a_tombstone_shows_the_role_its_reactivation_restores(app: Flask, sent: 
     account, _ = scim_account()  # default role: Analyst
     idp = idp_of(account)
     profile = IdpProfile(user_name="k@example.com", heap_role=sent)
-    identity = users.provision(account=account, actor=idp, profile=profile)
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    identity = provisioning.provision(account=account, actor=idp, profile=profile)
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     tombstone = reload(ScimIdentity, identity.id)
     shown = tombstone.heap_role_name
     assert shown == sent
     # A reactivation that does not name a role (Entra's PATCH active: true).
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,

@@ -12,10 +12,18 @@ from sqlalchemy import func, select
 from heap.errors import AlreadyExists, EmailInOtherAccount, Invalid
 from heap.extensions import db
 from heap.models import Account, Plan, Role, ScimIdentity, Team, User, utcnow
-from heap.services import accounts, memberships, roles, scim, users
+from heap.services import accounts, memberships, provisioning, roles, scim_settings
 from heap.services.provisioning import EmailAddress, IdpProfile
 from tests.factories import AccountFactory, TeamFactory, UserFactory, role, role_name, scim_account
-from tests.services.helpers import OPERATOR, events, idp_of, member_ids, reload
+from tests.services.helpers import (
+    OPERATOR,
+    events,
+    idp_deactivates,
+    idp_of,
+    idp_replaces,
+    member_ids,
+    reload,
+)
 
 # ---- active: false on creation (item 7) --------------------------------------------------------
 
@@ -24,14 +32,14 @@ def test_provisioning_an_inactive_profile_creates_a_tombstone(app: Flask) -> Non
     account, _ = scim_account()
     profile = IdpProfile(user_name="k@example.com", active=False, heap_role="Architect")
     role(account, "Architect")
-    identity = users.provision(account=account, actor=idp_of(account), profile=profile)
+    identity = provisioning.provision(account=account, actor=idp_of(account), profile=profile)
     user = reload(User, identity.user_id)
     assert (user.is_active, user.role, user.email) == (False, None, "k@example.com")
     assert reload(ScimIdentity, identity.id).idp_role == "Architect"
     [event] = events(account, "user.provision")
     assert event.details == {"active": False}
     # Activated later, it gets the role the IdP sent.
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp_of(account),
         scim_id=identity.id,
@@ -48,17 +56,19 @@ def test_an_inactive_profile_for_a_teammate_heap_has_is_refused(app: Flask) -> N
         user_name="other-upn", emails=[EmailAddress("k@example.com")], active=False
     )
     with pytest.raises(AlreadyExists) as raised:
-        users.provision(account=account, actor=idp_of(account), profile=profile)
+        provisioning.provision(account=account, actor=idp_of(account), profile=profile)
     assert holder.scim_identity.id in raised.value.message
 
 
 def test_reposting_an_inactive_profile_onto_a_tombstone_keeps_it_deactivated(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(account=account, actor=idp, profile=IdpProfile(user_name="k@x.io"))
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    identity = provisioning.provision(
+        account=account, actor=idp, profile=IdpProfile(user_name="k@x.io")
+    )
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     again = IdpProfile(user_name="k@x.io", given_name="Kay", active=False)
-    restored = users.provision(account=account, actor=idp, profile=again)
+    restored = provisioning.provision(account=account, actor=idp, profile=again)
     assert restored.id == identity.id
     user = reload(User, identity.user_id)
     assert (user.is_active, user.role, user.given_name) == (False, None, "Kay")
@@ -71,11 +81,13 @@ def test_reposting_an_inactive_profile_onto_a_tombstone_keeps_it_deactivated(app
 def test_an_update_without_active_keeps_the_user_deactivated(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(account=account, actor=idp, profile=IdpProfile(user_name="k@x.io"))
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    identity = provisioning.provision(
+        account=account, actor=idp, profile=IdpProfile(user_name="k@x.io")
+    )
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     put = IdpProfile(user_name="k@x.io", given_name="Kay")
     assert put.active is None
-    users.update(account=account, actor=idp, scim_id=identity.id, profile=put)
+    idp_replaces(account=account, actor=idp, scim_id=identity.id, profile=put)
     user = reload(User, identity.user_id)
     assert (user.is_active, user.given_name) == (False, "Kay")
     assert events(account, "user.reactivate") == []
@@ -84,8 +96,10 @@ def test_an_update_without_active_keeps_the_user_deactivated(app: Flask) -> None
 def test_an_update_without_active_keeps_the_user_active(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(account=account, actor=idp, profile=IdpProfile(user_name="k@x.io"))
-    users.update(
+    identity = provisioning.provision(
+        account=account, actor=idp, profile=IdpProfile(user_name="k@x.io")
+    )
+    idp_replaces(
         account=account, actor=idp, scim_id=identity.id, profile=IdpProfile(user_name="k@x.io")
     )
     assert reload(User, identity.user_id).is_active is True
@@ -101,10 +115,10 @@ def test_the_sent_address_is_kept_beside_the_login_email(app: Flask) -> None:
         user_name="ada@corp.example",
         emails=[EmailAddress("Ada.Work@example.com", type="work", primary=True)],
     )
-    identity = users.provision(account=account, actor=idp, profile=profile)
+    identity = provisioning.provision(account=account, actor=idp, profile=profile)
     stored = reload(ScimIdentity, identity.id)
     assert (stored.user.email, stored.email) == ("ada@corp.example", "Ada.Work@example.com")
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,
@@ -117,7 +131,7 @@ def test_the_sent_address_is_kept_beside_the_login_email(app: Flask) -> None:
         ),
     )
     assert reload(ScimIdentity, identity.id).email == "new@example.com"
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,
@@ -148,13 +162,15 @@ def test_the_membership_insert_itself_skips_inactive_and_foreign_users(app: Flas
 def test_disabling_scim_frees_its_default_role(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     sales = roles.create(account=account, actor=OPERATOR, name="Sales")
-    scim.enable(account=account, actor=OPERATOR, default_role_id=sales.id)
-    scim.disable(account=account, actor=OPERATOR)
+    scim_settings.enable(account=account, actor=OPERATOR, default_role_id=sales.id)
+    scim_settings.disable(account=account, actor=OPERATOR)
     assert reload(Account, account.id).scim_default_role_id is None
     roles.delete(account=account, actor=OPERATOR, role_id=sales.id)
     assert db.session.get(Role, sales.id) is None
     # Enabling again names a default role afresh.
-    scim.enable(account=account, actor=OPERATOR, default_role_id=role(account, "Consumer").id)
+    scim_settings.enable(
+        account=account, actor=OPERATOR, default_role_id=role(account, "Consumer").id
+    )
     assert reload(Account, account.id).scim_default_role_id == role(account, "Consumer").id
 
 

@@ -18,9 +18,9 @@ from heap.errors import (
 )
 from heap.extensions import db
 from heap.models import Account, AuditOutcome, Role, User
-from heap.services import roles, users
+from heap.services import roles
 from tests.factories import AccountFactory, RoleFactory, UserFactory, role, scim_account
-from tests.services.helpers import OPERATOR, admin_of, analyst_of, events, idp_of
+from tests.services.helpers import OPERATOR, admin_of, analyst_of, events, idp_deactivates, idp_of
 
 
 def _names(account: Account) -> list[str]:
@@ -154,7 +154,7 @@ def test_a_role_held_only_by_deactivated_users_can_be_deleted(app: Flask) -> Non
     account, _ = scim_account()
     viewer = cast(Role, RoleFactory.create(account=account, name="Viewer"))
     user = cast(User, UserFactory.create(account=account, role=viewer))
-    users.deactivate(account=account, actor=idp_of(account), scim_id=user.scim_identity.id)
+    idp_deactivates(account=account, actor=idp_of(account), scim_id=user.scim_identity.id)
     assert user.role is None
 
     roles.delete(account=account, actor=OPERATOR, role_id=viewer.id)

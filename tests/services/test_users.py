@@ -21,7 +21,7 @@ from heap.errors import (
 )
 from heap.extensions import db
 from heap.models import Account, Plan, Role, ScimIdentity, Team, User
-from heap.services import accounts, directory, scim, teams, users
+from heap.services import accounts, directory, lifecycle, provisioning, scim_settings, teams, users
 from heap.services.provisioning import UNSET, EmailAddress, IdpProfile, _Unset
 from heap.services.teams import Members
 from tests.factories import (
@@ -38,7 +38,9 @@ from tests.services.helpers import (
     admin_of,
     analyst_of,
     events,
+    idp_deactivates,
     idp_of,
+    idp_replaces,
     member_ids,
     reload,
 )
@@ -82,13 +84,15 @@ def test_invite_defaults_to_the_scim_default_role_only_while_scim_is_enabled(app
     assert role_name(users.invite(account=account, actor=OPERATOR, email="a@example.com")) == (
         "Analyst"
     )
-    scim.enable(account=account, actor=OPERATOR, default_role_id=role(account, "Consumer").id)
+    scim_settings.enable(
+        account=account, actor=OPERATOR, default_role_id=role(account, "Consumer").id
+    )
     # Off Premier SCIM stays enabled but idle, and invites are open again.
     accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.GROWTH)
     assert role_name(users.invite(account=account, actor=OPERATOR, email="b@example.com")) == (
         "Consumer"
     )
-    scim.disable(account=account, actor=OPERATOR)
+    scim_settings.disable(account=account, actor=OPERATOR)
     assert account.scim_default_role is None
     assert role_name(users.invite(account=account, actor=OPERATOR, email="c@example.com")) == (
         "Analyst"
@@ -130,14 +134,16 @@ def test_invite_refused_in_scim_mode(app: Flask) -> None:
         users.invite(account=account, actor=admin_of(account), email="new@example.com")
     with pytest.raises(ScimManaged):
         users.invite(account=account, actor=OPERATOR, email="new@example.com")
-    assert users.find_active_by_email(email="new@example.com") is None
+    assert lifecycle.find_active_by_email(email="new@example.com") is None
 
 
 def test_reinvite_restores_a_deactivated_teammate(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(account=account, actor=idp, profile=_profile("bo@example.com"))
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    identity = provisioning.provision(
+        account=account, actor=idp, profile=_profile("bo@example.com")
+    )
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     account.scim_enabled = False
     db.session.commit()
     user = users.invite(
@@ -222,8 +228,8 @@ def test_change_role_works_in_scim_mode_and_keeps_an_admin(app: Flask) -> None:
 def test_change_role_of_a_deactivated_teammate_is_invalid(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    identity = users.provision(account=account, actor=idp, profile=_profile("c@example.com"))
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    identity = provisioning.provision(account=account, actor=idp, profile=_profile("c@example.com"))
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     with pytest.raises(Invalid):
         users.change_role(
             account=account,
@@ -240,7 +246,7 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
     account, _ = scim_account()
     account.scim_default_role = role(account, "Consumer")
     db.session.commit()
-    identity = users.provision(
+    identity = provisioning.provision(
         account=account,
         actor=idp_of(account),
         profile=_profile(
@@ -253,7 +259,7 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
         ),
     )
     db.session.expire_all()
-    identity = users.get_identity(account=account, scim_id=identity.id)
+    identity = provisioning.get_identity(account=account, scim_id=identity.id)
     user = identity.user
     assert (user.email, role_name(user), user.display_name, user.full_name) == (
         "dee@example.com",
@@ -273,7 +279,7 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
 
 def test_provision_with_a_heap_role(app: Flask) -> None:
     account, _ = scim_account()
-    identity = users.provision(
+    identity = provisioning.provision(
         account=account,
         actor=idp_of(account),
         profile=_profile("e@example.com", heap_role=" Admin "),
@@ -285,20 +291,20 @@ def test_provision_with_a_heap_role(app: Flask) -> None:
 def test_provision_with_an_unknown_heap_role_lists_the_valid_ones(app: Flask) -> None:
     account, _ = scim_account()
     with pytest.raises(Invalid) as raised:
-        users.provision(
+        provisioning.provision(
             account=account,
             actor=idp_of(account),
             profile=_profile("f@example.com", heap_role="Boss"),
         )
     assert raised.value.field == "heapRole"
     assert "Valid roles: Admin, Architect, Analyst, Consumer." in raised.value.message
-    assert users.find_active_by_email(email="f@example.com") is None
+    assert lifecycle.find_active_by_email(email="f@example.com") is None
 
 
 def test_provision_takes_the_email_from_emails_when_username_is_not_one(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    primary = users.provision(
+    primary = provisioning.provision(
         account=account,
         actor=idp,
         profile=_profile(
@@ -310,7 +316,7 @@ def test_provision_takes_the_email_from_emails_when_username_is_not_one(app: Fla
         ),
     )
     assert (primary.user_name, primary.user.email) == ("jdoe", "jdoe@example.com")
-    work = users.provision(
+    work = provisioning.provision(
         account=account,
         actor=idp,
         profile=_profile("kdoe", emails=[EmailAddress("kdoe@example.com", "Work")]),
@@ -318,18 +324,20 @@ def test_provision_takes_the_email_from_emails_when_username_is_not_one(app: Fla
     assert work.user.email == "kdoe@example.com"
     for emails in ([], [EmailAddress("ldoe at example", "work", primary=True)]):
         with pytest.raises(Invalid) as raised:
-            users.provision(account=account, actor=idp, profile=_profile("ldoe", emails=emails))
+            provisioning.provision(
+                account=account, actor=idp, profile=_profile("ldoe", emails=emails)
+            )
         assert raised.value.field == "userName"
 
 
 def test_provision_restores_a_tombstone_keeping_the_scim_id(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    first = users.provision(
+    first = provisioning.provision(
         account=account, actor=idp, profile=_profile("g@example.com", heap_role="Architect")
     )
-    users.deactivate(account=account, actor=idp, scim_id=first.id)
-    again = users.provision(
+    idp_deactivates(account=account, actor=idp, scim_id=first.id)
+    again = provisioning.provision(
         account=account, actor=idp, profile=_profile("G@example.com", heap_role="Consumer")
     )
     assert again.id == first.id
@@ -349,20 +357,22 @@ def test_provision_restores_a_tombstone_keeping_the_scim_id(app: Flask) -> None:
 def test_provision_conflicts(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
-    users.provision(account=account, actor=idp, profile=_profile("h@example.com"))
+    provisioning.provision(account=account, actor=idp, profile=_profile("h@example.com"))
     with pytest.raises(AlreadyExists) as raised:
-        users.provision(account=account, actor=idp, profile=_profile("H@EXAMPLE.COM"))
+        provisioning.provision(account=account, actor=idp, profile=_profile("H@EXAMPLE.COM"))
     assert raised.value.field == "userName"
     # Another userName, but the email is already held in this account.
     with pytest.raises(AlreadyExists):
-        users.provision(
+        provisioning.provision(
             account=account,
             actor=idp,
             profile=_profile("hh", emails=[EmailAddress("h@example.com", primary=True)]),
         )
     UserFactory.create(email="other-org@example.com")
     with pytest.raises(EmailInOtherAccount):
-        users.provision(account=account, actor=idp, profile=_profile("other-org@example.com"))
+        provisioning.provision(
+            account=account, actor=idp, profile=_profile("other-org@example.com")
+        )
     refused = [e.reason.split(":")[0] for e in events(account, "user.provision") if e.reason]
     assert refused == ["ALREADY_EXISTS", "ALREADY_EXISTS", "EMAIL_IN_OTHER_ACCOUNT"]
 
@@ -374,7 +384,7 @@ def test_provision_409_tells_how_to_link_a_teammate_held_under_another_user_name
     account, _ = scim_account()
     held = cast(User, UserFactory.create(account=account, email="ada@example.com"))
     with pytest.raises(AlreadyExists) as raised:
-        users.provision(
+        provisioning.provision(
             account=account,
             actor=idp_of(account),
             profile=_profile("6f1c2d", emails=[EmailAddress("Ada@Example.com", primary=True)]),
@@ -392,10 +402,10 @@ def test_provision_409_tells_how_to_link_a_teammate_held_under_another_user_name
 def test_provision_may_take_an_email_another_org_no_longer_holds(app: Flask) -> None:
     old_org, _ = scim_account()
     old_idp = idp_of(old_org)
-    gone = users.provision(account=old_org, actor=old_idp, profile=_profile("i@example.com"))
-    users.deactivate(account=old_org, actor=old_idp, scim_id=gone.id)
+    gone = provisioning.provision(account=old_org, actor=old_idp, profile=_profile("i@example.com"))
+    idp_deactivates(account=old_org, actor=old_idp, scim_id=gone.id)
     account, _ = scim_account()
-    moved = users.provision(
+    moved = provisioning.provision(
         account=account, actor=idp_of(account), profile=_profile("i@example.com")
     )
     assert moved.user.is_active and moved.account_id == account.id
@@ -404,12 +414,14 @@ def test_provision_may_take_an_email_another_org_no_longer_holds(app: Flask) -> 
 def test_provision_refused_when_scim_is_off_or_for_members(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     with pytest.raises(Forbidden):
-        users.provision(account=account, actor=analyst_of(account), profile=_profile("j@x.com"))
+        provisioning.provision(
+            account=account, actor=analyst_of(account), profile=_profile("j@x.com")
+        )
     account.scim_enabled = True
     account.plan = "pro"
     db.session.commit()
     with pytest.raises(Exception) as raised:
-        users.provision(account=account, actor=idp_of(account), profile=_profile("j@x.com"))
+        provisioning.provision(account=account, actor=idp_of(account), profile=_profile("j@x.com"))
     assert raised.type.__name__ == "PlanRequired"
 
 
@@ -417,7 +429,9 @@ def test_provision_refused_when_scim_is_off_or_for_members(app: Flask) -> None:
 
 
 def _provisioned(account: Account, idp: IdentityProvider, **kwargs: Any) -> ScimIdentity:
-    return users.provision(account=account, actor=idp, profile=_profile("k@example.com", **kwargs))
+    return provisioning.provision(
+        account=account, actor=idp, profile=_profile("k@example.com", **kwargs)
+    )
 
 
 def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
@@ -432,7 +446,7 @@ def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
         return role_name(users.get(account=account, user_id=user_id))
 
     def put(heap_role: str | _Unset | None) -> None:
-        users.update(
+        idp_replaces(
             account=account,
             actor=idp,
             scim_id=identity.id,
@@ -450,7 +464,7 @@ def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
     assert current_role() == "Admin"
     put("")  # cleared: back to the default role
     assert current_role() == "Analyst"
-    assert users.get_identity(account=account, scim_id=identity.id).idp_role is None
+    assert provisioning.get_identity(account=account, scim_id=identity.id).idp_role is None
     with pytest.raises(Invalid) as raised:
         put("Boss")
     assert raised.value.field == "heapRole"
@@ -465,7 +479,7 @@ def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> No
     other = cast(User, UserFactory.create(account=account))
     TeamMembershipFactory.create(team=team, user=identity.user)
     TeamMembershipFactory.create(team=team, user=other)
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,
@@ -474,9 +488,9 @@ def test_update_active_false_deactivates_and_drops_memberships(app: Flask) -> No
     user = reload(User, identity.user.id)
     assert not user.is_active
     assert member_ids(team) == {other.id}
-    assert users.find_active_by_email(email="k@example.com") is None
+    assert lifecycle.find_active_by_email(email="k@example.com") is None
     # Back: recreated with the role the IdP sends.
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,
@@ -493,9 +507,9 @@ def test_update_reactivation_without_a_role_uses_the_last_idp_value(app: Flask) 
     account, _ = scim_account()
     idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Architect")
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     reactivate = _profile("k@example.com", active=True)
-    users.update(account=account, actor=idp, scim_id=identity.id, profile=reactivate)
+    idp_replaces(account=account, actor=idp, scim_id=identity.id, profile=reactivate)
     assert role_name(reload(User, identity.user.id)) == "Architect"
 
 
@@ -503,14 +517,14 @@ def test_update_changes_username_and_email_in_place(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
     identity = _provisioned(account, idp)
-    users.update(
+    idp_replaces(
         account=account,
         actor=idp,
         scim_id=identity.id,
         profile=_profile("k.new@example.com", given_name="Kay"),
     )
     db.session.expire_all()
-    changed = users.get_identity(account=account, scim_id=identity.id)
+    changed = provisioning.get_identity(account=account, scim_id=identity.id)
     assert (changed.user_name, changed.user.email, changed.user.given_name) == (
         "k.new@example.com",
         "k.new@example.com",
@@ -527,20 +541,20 @@ def test_update_refuses_a_taken_email_or_username(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
     identity = _provisioned(account, idp)
-    users.provision(account=account, actor=idp, profile=_profile("l@example.com"))
+    provisioning.provision(account=account, actor=idp, profile=_profile("l@example.com"))
     UserFactory.create(email="m@example.com")
     with pytest.raises(AlreadyExists):
-        users.update(
+        idp_replaces(
             account=account, actor=idp, scim_id=identity.id, profile=_profile("L@example.com")
         )
     with pytest.raises(EmailInOtherAccount):
-        users.update(
+        idp_replaces(
             account=account, actor=idp, scim_id=identity.id, profile=_profile("m@example.com")
         )
     with pytest.raises(NotFound):
-        users.update(account=account, actor=idp, scim_id="nope", profile=_profile("n@example.com"))
+        idp_replaces(account=account, actor=idp, scim_id="nope", profile=_profile("n@example.com"))
     db.session.expire_all()
-    unchanged = users.get_identity(account=account, scim_id=identity.id)
+    unchanged = provisioning.get_identity(account=account, scim_id=identity.id)
     assert (unchanged.user_name, unchanged.user.email) == ("k@example.com", "k@example.com")
 
 
@@ -551,27 +565,27 @@ def test_emails_compare_ignoring_non_ascii_case_on_every_database(app: Flask) ->
     idp = idp_of(account)
     holder = cast(User, UserFactory.create(account=account, email="élise@example.com"))
     with pytest.raises(AlreadyExists) as raised:
-        users.provision(
+        provisioning.provision(
             account=account,
             actor=idp,
             profile=_profile("elise-upn", emails=[EmailAddress("Élise@example.com", primary=True)]),
         )
     assert holder.scim_identity.id in raised.value.message
-    assert users.find_active_by_email(email="ÉLISE@example.com") == holder
+    assert lifecycle.find_active_by_email(email="ÉLISE@example.com") == holder
 
 
 def test_update_and_delete_refused_for_members_in_scim_mode(app: Flask) -> None:
     account, _ = scim_account()
     identity = _provisioned(account, idp_of(account))
     with pytest.raises(ScimManaged):
-        users.update(
+        idp_replaces(
             account=account,
             actor=admin_of(account),
             scim_id=identity.id,
             profile=_profile("z@example.com"),
         )
     with pytest.raises(ScimManaged):
-        users.deactivate(account=account, actor=admin_of(account), scim_id=identity.id)
+        idp_deactivates(account=account, actor=admin_of(account), scim_id=identity.id)
     assert reload(User, identity.user.id).is_active
 
 
@@ -584,10 +598,10 @@ def test_deactivate_is_idempotent_and_keeps_the_identity(app: Flask) -> None:
     identity = _provisioned(account, idp)
     team = cast(Team, TeamFactory.create(account=account))
     TeamMembershipFactory.create(team=team, user=identity.user)
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     db.session.expire_all()
-    kept = users.get_identity(account=account, scim_id=identity.id)
+    kept = provisioning.get_identity(account=account, scim_id=identity.id)
     assert not kept.user.is_active
     assert member_ids(team) == set()
     assert len(events(account, "user.deactivate")) == 1
@@ -597,7 +611,7 @@ def test_the_idp_may_deactivate_the_last_admin(app: Flask) -> None:
     account, _ = scim_account()
     idp = idp_of(account)
     identity = _provisioned(account, idp, heap_role="Admin")
-    users.deactivate(account=account, actor=idp, scim_id=identity.id)
+    idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     assert users.count_active_admins(account=account) == 0
 
 
@@ -608,17 +622,17 @@ def test_delete_removes_user_and_identity(app: Flask) -> None:
     scim_id, user_id = identity.id, identity.user_id
     team = cast(Team, TeamFactory.create(account=account))
     TeamMembershipFactory.create(team=team, user=identity.user)
-    users.delete(account=account, actor=idp, scim_id=scim_id)
+    provisioning.delete(account=account, actor=idp, scim_id=scim_id)
     db.session.expire_all()
     assert db.session.get(ScimIdentity, scim_id) is None
     assert db.session.get(User, user_id) is None
     assert member_ids(team) == set()
     with pytest.raises(NotFound):
-        users.delete(account=account, actor=idp, scim_id=scim_id)
+        provisioning.delete(account=account, actor=idp, scim_id=scim_id)
     # The address is free again.
-    assert users.provision(account=account, actor=idp, profile=_profile("k@example.com")).id != (
-        scim_id
-    )
+    assert provisioning.provision(
+        account=account, actor=idp, profile=_profile("k@example.com")
+    ).id != (scim_id)
 
 
 def test_count_active_admins_ignores_deactivated_and_other_accounts(app: Flask) -> None:
@@ -641,12 +655,12 @@ def test_every_way_out_of_heap_is_found_in_the_log_by_email_or_scim_id(app: Flas
     team = cast(Team, TeamFactory.create(account=account, name="Growth"))
     ada = _provisioned(account, idp)
     TeamMembershipFactory.create(team=team, user=ada.user)
-    users.deactivate(account=account, actor=idp, scim_id=ada.id)
-    bob = users.provision(account=account, actor=idp, profile=_profile("bob@example.com"))
-    users.delete(account=account, actor=idp, scim_id=bob.id)
+    idp_deactivates(account=account, actor=idp, scim_id=ada.id)
+    bob = provisioning.provision(account=account, actor=idp, profile=_profile("bob@example.com"))
+    provisioning.delete(account=account, actor=idp, scim_id=bob.id)
     UserFactory.create(email="carol@example.com")
     with pytest.raises(EmailInOtherAccount):
-        users.provision(
+        provisioning.provision(
             account=account,
             actor=idp,
             profile=_profile("carol-upn", emails=[EmailAddress("carol@example.com", "work")]),
