@@ -43,7 +43,9 @@ def test_a_refusal_for_an_over_long_id_is_audited_cut_to_the_column(client: Flas
     assert refusal.reason is not None and refusal.reason.startswith("NOT_FOUND: ")
 
 
-def test_a_refusal_for_an_id_holding_nul_is_audited_with_a_replacement_character(client: FlaskClient) -> None:
+def test_a_refusal_for_an_id_holding_nul_is_audited_with_a_replacement_character(
+    client: FlaskClient,
+) -> None:
     _, token = scim_account()
     response = client.delete(
         "/scim/v2/Groups/abc%00def", headers={"Authorization": f"Bearer {token}"}
