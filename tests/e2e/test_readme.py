@@ -15,11 +15,13 @@ import pytest
 from flask import Flask
 
 from heap.extensions import db
+from tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+
 FLASK = ".venv/bin/flask --app app"
 SECONDS = 120
 
@@ -45,13 +47,15 @@ def commands(block: str) -> list[str]:
 
 def fresh_shell(database_url: str, home: Path) -> dict[str, str]:
     """A new shell's environment: no virtualenv on PATH (so a bare `flask` would not be found),
-    the test's database, nothing else of this process."""
+    the test's database, nothing else of this process. The README's commands follow `make run`,
+    a development set-up: the database is the test's, the mode stays development."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "readme-test-secret",
+        "HEAP_DEVELOPMENT": "1",
+        "SECRET_KEY": TEST_SECRET_KEY,
     }
 
 
