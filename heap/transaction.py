@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 _CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Attempt:
-    """What a service call is trying to do, so that a refusal can be audited after the rollback."""
+    """What a service call is trying to do, so that a refusal can be audited after the rollback.
+
+    It starts with the target as the caller named it (an id from the request); once the call has
+    loaded the target, ``aim`` names it as a success would, so a refusal is found by the same
+    search (a teammate's email, a team's name).
+    """
 
     account_id: int
     actor: Actor
@@ -33,6 +38,9 @@ class Attempt:
     target_kind: str | None = None
     target_id: str | None = None
     target_label: str | None = None
+
+    def aim(self, target: audit.Target) -> None:
+        self.target_kind, self.target_id, self.target_label = target.kind, target.id, target.label
 
 
 @contextmanager

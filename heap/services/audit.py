@@ -5,14 +5,34 @@ Reading it, page by page and by target, is ``directory.list_events``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String
 
 from heap.actors import Actor
 from heap.extensions import db
-from heap.models import AuditEvent, AuditOutcome
+from heap.models import AuditEvent, AuditOutcome, Team, User
 from heap.text import repaired
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an event is about, as the activity log is searched: by id or label."""
+
+    kind: str
+    id: str | None = None
+    label: str | None = None
+
+
+def user_target(user: User) -> Target:
+    """A teammate by SCIM id and email, for successes and refusals alike: the front end asks
+    "why is ada@ not in Heap?" by either."""
+    return Target("user", user.scim_identity.id, user.email)
+
+
+def team_target(team: Team) -> Target:
+    return Target("team", team.scim_id, team.name)
 
 
 def record(

@@ -204,10 +204,12 @@ def modify(
     A PATCH is applied to the user's current document by ``edit``; anything ``edit`` raises
     rolls the whole request back, so operations are atomic.
     """
-    with unit_of_work(Attempt(account.id, actor, "user.update", "user", scim_id)):
+    attempt = Attempt(account.id, actor, "user.update", "user", scim_id)
+    with unit_of_work(attempt):
         hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id, lock=True)
+        attempt.aim(audit.user_target(identity.user))
         profile = edit(identity)
         _clean_user_name(profile.user_name)
         user = identity.user
@@ -244,10 +246,12 @@ def modify(
 
 def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
     """Remove the user and the SCIM identity for good (Entra's DELETE)."""
-    with unit_of_work(Attempt(account.id, actor, "user.delete", "user", scim_id)):
+    attempt = Attempt(account.id, actor, "user.delete", "user", scim_id)
+    with unit_of_work(attempt):
         hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
         identity = get_identity(account=account, scim_id=scim_id, lock=True)
+        attempt.aim(audit.user_target(identity.user))
         user = identity.user
         was_admin = user.is_admin
         lifecycle.record(account, actor, "user.delete", user, reason=_DELETED)

@@ -6,7 +6,7 @@ of change, whatever the team's size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -199,20 +199,22 @@ def create(
 
 
 def rename(*, account: Account, actor: Actor, team_id: int, name: str) -> Team:
-    return _change(account, actor, get(account=account, team_id=team_id), [Rename(name)])
+    return _change(account, actor, _by_id(account, team_id), [Rename(name)])
 
 
 def delete(
     *, account: Account, actor: Actor, team_id: int | None = None, scim_id: str | None = None
 ) -> None:
     """Delete a team; its users stay in Heap. The IdP deletes only teams it pushed or linked."""
-    with unit_of_work(Attempt(account.id, actor, "team.delete", "team", str(team_id or scim_id))):
+    attempt = Attempt(account.id, actor, "team.delete", "team", str(team_id or scim_id))
+    with unit_of_work(attempt):
         hold_access(account=account, actor=actor)
         team = (
             get(account=account, team_id=team_id)
             if team_id is not None
             else get_by_scim_id(account=account, scim_id=scim_id or "")
         )
+        attempt.aim(audit.team_target(team))
         policy.ensure_may_delete_team(account, team, actor)
         _record(account, actor, "team.delete", team)
         db.session.delete(team)
@@ -224,8 +226,10 @@ def unlink(*, account: Account, actor: Actor, team_id: int) -> Team:
     Its SCIM id stays too: if the IdP still pushes the group (Okta holds that id), its next push
     links the team again, as Okta's "Link Group" would.
     """
-    with unit_of_work(Attempt(account.id, actor, "team.unlink", "team", str(team_id))):
+    attempt = Attempt(account.id, actor, "team.unlink", "team", str(team_id))
+    with unit_of_work(attempt):
         team = get(account=account, team_id=team_id)
+        attempt.aim(audit.team_target(team))
         policy.ensure_may_unlink_team(account, team, actor)
         team.scim_managed = False
         team.updated_at = utcnow()
@@ -234,24 +238,43 @@ def unlink(*, account: Account, actor: Actor, team_id: int) -> Team:
 
 
 def add_members(*, account: Account, actor: Actor, team_id: int, members: Members) -> Team:
-    return _change(account, actor, get(account=account, team_id=team_id), [AddMembers(members)])
+    return _change(account, actor, _by_id(account, team_id), [AddMembers(members)])
 
 
 def remove_members(*, account: Account, actor: Actor, team_id: int, members: Members) -> Team:
-    team = get(account=account, team_id=team_id)
-    return _change(account, actor, team, [RemoveMembers(members)])
+    return _change(account, actor, _by_id(account, team_id), [RemoveMembers(members)])
 
 
 def apply_changes(
     *, account: Account, actor: Actor, scim_id: str, changes: Sequence[TeamChange]
 ) -> Team:
     """Several changes in order, all or nothing (a SCIM PATCH or PUT on a group)."""
-    return _change(account, actor, get_by_scim_id(account=account, scim_id=scim_id), changes)
+    return _change(account, actor, _by_scim_id(account, scim_id), changes)
 
 
-def _change(account: Account, actor: Actor, team: Team, changes: Sequence[TeamChange]) -> Team:
-    with unit_of_work(Attempt(account.id, actor, "team.update", "team", team.scim_id, team.name)):
+@dataclass(frozen=True)
+class _Lookup:
+    """How a change names its team: the lookup runs inside the change's transaction, so a
+    missing team is a refusal audited under the id that was asked for."""
+
+    ref: str
+    load: Callable[[], Team]
+
+
+def _by_id(account: Account, team_id: int) -> _Lookup:
+    return _Lookup(str(team_id), lambda: get(account=account, team_id=team_id))
+
+
+def _by_scim_id(account: Account, scim_id: str) -> _Lookup:
+    return _Lookup(scim_id, lambda: get_by_scim_id(account=account, scim_id=scim_id))
+
+
+def _change(account: Account, actor: Actor, lookup: _Lookup, changes: Sequence[TeamChange]) -> Team:
+    attempt = Attempt(account.id, actor, "team.update", "team", lookup.ref)
+    with unit_of_work(attempt):
         hold_access(account=account, actor=actor)
+        team = lookup.load()
+        attempt.aim(audit.team_target(team))
         policy.ensure_may_edit_team(account, team, actor)
         if isinstance(actor, IdentityProvider) and not team.scim_managed:
             # Okta's "Link Group" onto an existing team: from its first push the IdP owns it.
@@ -387,13 +410,14 @@ def _record(
     outcome: AuditOutcome = AuditOutcome.APPLIED,
     reason: str | None = None,
 ) -> None:
+    target = audit.team_target(team)
     audit.record(
         account_id=account.id,
         actor=actor,
         action=action,
-        target_kind="team",
-        target_id=team.scim_id,
-        target_label=team.name,
+        target_kind=target.kind,
+        target_id=target.id,
+        target_label=target.label,
         outcome=outcome,
         reason=reason,
         details=details,

@@ -15,7 +15,7 @@ from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, Team, User
-from heap.services import directory, lifecycle, roles
+from heap.services import audit, directory, lifecycle, roles
 from heap.transaction import Attempt, lock_account, unit_of_work
 
 _REMOVED = "Removed in Heap by an Admin: the user and the SCIM identity are gone."
@@ -130,10 +130,12 @@ def invite(
 
 def remove(*, account: Account, actor: Actor, user_id: int) -> None:
     """Delete a teammate from Heap; refused in SCIM mode and for the last Admin."""
-    with unit_of_work(Attempt(account.id, actor, "user.remove", "user", str(user_id))):
+    attempt = Attempt(account.id, actor, "user.remove", "user", str(user_id))
+    with unit_of_work(attempt):
         # Two Admins removing each other at once: the second waits and then counts one Admin.
         lock_account(account)
         user = get(account=account, user_id=user_id, lock=True)
+        attempt.aim(audit.user_target(user))
         policy.ensure_may_remove_teammate(
             account, actor, user, active_admins=lambda: count_active_admins(account=account)
         )
@@ -167,10 +169,12 @@ def issue_viewer_token(
 
 def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -> User:
     """Allowed in SCIM mode: the IdP's Heap Role wins only when its value next changes."""
-    with unit_of_work(Attempt(account.id, actor, "user.change_role", "user", str(user_id))):
+    attempt = Attempt(account.id, actor, "user.change_role", "user", str(user_id))
+    with unit_of_work(attempt):
         # Two Admins demoting each other at once: the second waits and then counts one Admin.
         lock_account(account)
         user = get(account=account, user_id=user_id, lock=True)
+        attempt.aim(audit.user_target(user))
         role = roles.get(account=account, role_id=role_id)
         if user.role is None:
             raise Invalid("Deactivated teammates have no role to change.", field="userId")

@@ -7,7 +7,7 @@ from typing import cast
 import pytest
 from flask import Flask
 
-from heap.errors import AlreadyExists, LastAdmin, ScimManaged
+from heap.errors import AlreadyExists, LastAdmin, NotFound, ScimManaged
 from heap.extensions import db
 from heap.models import Account, AuditOutcome, Role, Team
 from heap.services import audit, directory, roles, teams, users
@@ -62,13 +62,31 @@ def test_a_refused_change_leaves_nothing_half_applied(app: Flask) -> None:
     db.session.expire_all()
     assert users.get(account=account, user_id=admin.user.id).is_active
     [event] = events(account)
-    assert (event.action, event.outcome, event.target_id) == (
+    # Named as a success would name the teammate (SCIM id and email), so "why is this person
+    # still here?" finds the refusal by the email.
+    assert (event.action, event.outcome, event.target_id, event.target_label) == (
         "user.remove",
         AuditOutcome.REFUSED.value,
-        str(admin.user.id),
+        admin.user.scim_identity.id,
+        admin.user.email,
     )
     assert event.reason is not None and event.reason.startswith("LAST_ADMIN: ")
     assert (event.actor_kind, event.actor_id) == ("member", admin.id)
+    found = directory.list_events(account=account, target=admin.user.email.upper())
+    assert [e.id for e in found.items] == [event.id]
+
+
+def test_a_refused_change_of_a_missing_team_is_audited_under_the_id_asked_for(app: Flask) -> None:
+    account = cast(Account, AccountFactory.create())
+    with pytest.raises(NotFound):
+        teams.rename(account=account, actor=OPERATOR, team_id=424242, name="Nope")
+    [event] = events(account)
+    assert (event.action, event.outcome, event.target_kind, event.target_id) == (
+        "team.update",
+        AuditOutcome.REFUSED.value,
+        "team",
+        "424242",
+    )
 
 
 def test_refusal_in_the_middle_of_a_multi_step_change_rolls_everything_back(app: Flask) -> None:
