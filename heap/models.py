@@ -172,6 +172,13 @@ class User(Base):
 
     account: Mapped[Account] = relationship()
     role: Mapped[Role | None] = relationship()
+    # Read-only: memberships change through set-based statements (services.memberships), never
+    # through this collection. Loaded only when asked (a SCIM User's ``groups``), by name.
+    teams: Mapped[list[Team]] = relationship(
+        secondary="team_memberships",
+        viewonly=True,
+        order_by=lambda: (func.lower(Team.name), Team.id),
+    )
     # The database cascades the delete; the ORM must not try to orphan the identity first.
     scim_identity: Mapped[ScimIdentity] = relationship(
         back_populates="user", uselist=False, cascade="all, delete-orphan", passive_deletes=True

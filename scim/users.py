@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -59,21 +59,26 @@ def search_everything() -> Response:
 
 def _search(args: Mapping[str, str]) -> Response:
     page = page_from(args)
+    projection = projection_from(args, core_urn=USER_URN)
     found = users.page_identities(
         account=g.account,
         where=condition(filter_from(args), USER_FILTERS),
         offset=page.offset,
         limit=page.count,
+        with_teams=projection.includes("groups"),
     )
-    resources = _dump(found.identities, projection_from(args, core_urn=USER_URN))
+    resources = [_dumped(identity, projection) for identity in found.identities]
     return list_response(resources, total=found.total, start_index=page.start_index)
 
 
 @bp.get("/Users/<scim_id>")
 def get_user(scim_id: str) -> Response:
     """One user, active or a deactivated tombstone (Entra reads both)."""
-    identity = provisioning.get_identity(account=g.account, scim_id=scim_id)
-    return _resource(identity)
+    projection = projection_from(request.args, core_urn=USER_URN)
+    identity = provisioning.get_identity(
+        account=g.account, scim_id=scim_id, with_teams=projection.includes("groups")
+    )
+    return scim_response(_dumped(identity, projection))
 
 
 @bp.post("/Users")
@@ -81,7 +86,9 @@ def create_user() -> Response:
     """Provision a user, or restore this account's deactivated one with that userName."""
     profile = load_user(request_json())
     identity = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
-    return _resource(identity, status=201)
+    # Created, restored or a tombstone: in no team (deactivation leaves every team).
+    body = projection_from(request.args, core_urn=USER_URN).apply(dump_user(identity, teams=()))
+    return scim_response(body, 201, location=location(f"Users/{identity.id}"))
 
 
 @bp.put("/Users/<scim_id>")
@@ -109,20 +116,13 @@ def _modify(scim_id: str, edit: Callable[[ScimIdentity], IdpProfile]) -> Respons
     # `edit` runs inside the service's transaction, on the identity as read there, so a PUT or
     # PATCH never applies to a stale copy.
     identity = provisioning.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
-    return _resource(identity)
+    return scim_response(_dumped(identity, projection_from(request.args, core_urn=USER_URN)))
 
 
-def _resource(identity: ScimIdentity, status: int = 200) -> Response:
-    body = _dump([identity], projection_from(request.args, core_urn=USER_URN))[0]
-    url = location(f"Users/{identity.id}") if status == 201 else None
-    return scim_response(body, status, location=url)
-
-
-def _dump(identities: Sequence[ScimIdentity], projection: Projection) -> list[dict[str, Any]]:
-    # Teams are read only when `groups` is wanted, for the whole page in one query.
-    wanted = projection.includes("groups")
-    teams = users.teams_of(user_ids=[i.user_id for i in identities]) if wanted else {}
-    return [projection.apply(dump_user(i, teams=teams.get(i.user_id, ()))) for i in identities]
+def _dumped(identity: ScimIdentity, projection: Projection) -> dict[str, Any]:
+    # Teams only when `groups` is wanted; the lookups above load them with the user.
+    teams = identity.user.teams if projection.includes("groups") else ()
+    return projection.apply(dump_user(identity, teams=teams))
 
 
 def _one_role_list(operation: PatchOperation) -> PatchOperation:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from heap.extensions import db
+from ops import limits
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 # The app refuses keys under 32 bytes; this one is only for tests.
@@ -119,6 +120,10 @@ def app(backend: str, _tmp_root: Path) -> Iterator[Flask]:
         assert url is not None
         _apps[backend] = _make_app(backend, url)
     app = _apps[backend]
+    # One Flask-Limiter serves every app of the process, with the storage of the app it was
+    # last bound to: a test that built an app with another store (an unreachable Redis) must
+    # not leave it to the next test. Rebinding also starts each test with fresh counters.
+    limits.init_app(app)
     with app.app_context():
         yield app
         db.session.remove()

@@ -11,13 +11,15 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from heap import policy
 from heap.actors import Actor
 from heap.errors import Invalid
 from heap.extensions import db, execute_counting
-from heap.models import Account, Role, ScimIdentity, TeamMembership, User, utcnow
+from heap.models import Account, Role, ScimIdentity, TeamMembership, User, new_uuid, utcnow
 from heap.services import audit, domains
 from heap.text import require_storable, storable
 
@@ -45,7 +47,16 @@ def find_identity(*, account: Account, user_name: str, lock: bool = False) -> Sc
         ScimIdentity.account_id == account.id,
         func.lower(ScimIdentity.user_name) == func.lower(user_name),
     )
-    return db.session.scalar(lock_user_rows(query) if lock else query)
+    return known_both_ways(db.session.scalar(lock_user_rows(query) if lock else query))
+
+
+def known_both_ways(identity: ScimIdentity | None) -> ScimIdentity | None:
+    """``identity`` with its user's side of the one-to-one set, as the query that loaded the
+    user from the identity already knows it: ``user.scim_identity`` (which audit events name
+    users by) costs no statement then."""
+    if identity is not None:
+        set_committed_value(identity.user, "scim_identity", identity)
+    return identity
 
 
 def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
@@ -58,9 +69,24 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
     """
     return (
         query.join(ScimIdentity.user)
-        .options(contains_eager(ScimIdentity.user))
-        .with_for_update(key_share=True)
+        .options(contains_eager(ScimIdentity.user).joinedload(User.role))
+        # Only the identity and the user are locked: the role rides along (an outer join, which
+        # PostgreSQL can't lock on its nullable side).
+        .with_for_update(key_share=True, of=(ScimIdentity, User))
         .execution_options(populate_existing=True)
+    )
+
+
+def user_loaded(path: Any, *, joined: bool = False, with_teams: bool = False) -> LoaderOption:
+    """Loader options for a user reached by ``path`` (``ScimIdentity.user``): their role, and
+    their teams when wanted, in the same statement. ``joined``: the query joins users and roles
+    itself (``contains_eager``); else they are joined for it."""
+    if joined:
+        return contains_eager(path).options(
+            contains_eager(User.role), *([joinedload(User.teams)] if with_teams else [])
+        )
+    return joinedload(path).options(
+        joinedload(User.role), *([joinedload(User.teams)] if with_teams else [])
     )
 
 
@@ -104,16 +130,20 @@ def holder_in_account(
 
 
 def create_user(*, account: Account, email: str, role: Role | None, user_name: str) -> User:
-    """A new user with an identity; without a role, born deactivated (a tombstone)."""
+    """A new user with an identity; without a role, born deactivated (a tombstone).
+
+    Not flushed: the caller sets the rest of the profile first, so the rows are inserted once,
+    complete, at commit (not inserted, then updated). The SCIM id is set here, for the audit
+    event that names the user by it.
+    """
     user = User(
         account_id=account.id,
         email=email,
         role=role,
         deactivated_at=None if role is not None else utcnow(),
     )
-    user.scim_identity = ScimIdentity(account_id=account.id, user_name=user_name)
+    user.scim_identity = ScimIdentity(id=new_uuid(), account_id=account.id, user_name=user_name)
     db.session.add(user)
-    db.session.flush()
     return user
 
 
@@ -138,8 +168,12 @@ def default_role(account: Account) -> Role:
 
     An account has a SCIM default role exactly while SCIM is enabled (disabling clears it).
     """
-    if account.scim_default_role is not None:
-        return account.scim_default_role
+    if account.scim_default_role_id is not None:
+        # By primary key: the role is usually in the session already (authenticate loads it
+        # with the token), and then this costs no statement.
+        default = db.session.get(Role, account.scim_default_role_id)
+        if default is not None:
+            return default
     role = db.session.scalar(
         select(Role).where(
             Role.account_id == account.id, Role.is_builtin, Role.name == FALLBACK_ROLE

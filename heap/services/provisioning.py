@@ -115,18 +115,27 @@ def sent_email(profile: IdpProfile) -> str | None:
     return next((e.value for e in candidates if lifecycle.is_email(e.value)), None)
 
 
-def get_identity(*, account: Account, scim_id: str, lock: bool = False) -> ScimIdentity:
-    """The account's identity with this SCIM id; with ``lock``, it and its user are read afresh
-    and locked until the transaction ends (after the account: ``hold_access``)."""
+def get_identity(
+    *, account: Account, scim_id: str, lock: bool = False, with_teams: bool = False
+) -> ScimIdentity:
+    """The account's identity with this SCIM id, its user and role (``with_teams``: and the
+    user's teams) in one statement; with ``lock``, the identity and its user are read afresh and
+    locked until the transaction ends (after the account: ``hold_access``)."""
     # An id no identity could have (too long, unstorable text) is simply unknown; PostgreSQL
     # would refuse to even compare a NUL-bearing string.
     plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
     identity = None
     if plausible and lock:
         query = select(ScimIdentity).where(ScimIdentity.id == scim_id)
-        identity = db.session.scalar(lifecycle.lock_user_rows(query))
+        identity = db.session.scalars(lifecycle.lock_user_rows(query)).unique().one_or_none()
     elif plausible:
-        identity = db.session.get(ScimIdentity, scim_id)
+        query = (
+            select(ScimIdentity)
+            .where(ScimIdentity.id == scim_id)
+            .options(lifecycle.user_loaded(ScimIdentity.user, with_teams=with_teams))
+        )
+        identity = db.session.scalars(query).unique().one_or_none()
+    lifecycle.known_both_ways(identity)
     if identity is None or identity.account_id != account.id:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
     return identity

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from heap import policy, tokens
 from heap.actors import Actor, IdentityProvider
@@ -145,7 +146,14 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
-    token = db.session.scalar(select(ScimToken).where(ScimToken.token_hash == digest))
+    # One statement: the token, its account, and the account's default role (which a create
+    # needs), joined.
+    query = (
+        select(ScimToken)
+        .where(ScimToken.token_hash == digest)
+        .options(joinedload(ScimToken.account).joinedload(Account.scim_default_role))
+    )
+    token = db.session.scalar(query)
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
     if token.revoked_at is not None:
@@ -182,7 +190,10 @@ def hold_access(*, account: Account, actor: Actor) -> None:
         .select_from(Account)
         .join(ScimToken, ScimToken.account_id == Account.id)
         .where(ScimToken.id == actor.token.id, Account.id == account.id)
-        .with_for_update(read=True)
+        # The default role comes along (unlocked, on the nullable side of an outer join): read
+        # afresh with the account, it is what a create gives, at no extra statement.
+        .options(joinedload(Account.scim_default_role))
+        .with_for_update(read=True, of=(Account, ScimToken))
         .execution_options(populate_existing=True)
     )
     row = db.session.execute(query).one_or_none()

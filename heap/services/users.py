@@ -4,19 +4,21 @@ identities paged for the IdP. The identity provider's own changes are ``services
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import ColumnElement, Select, func, select
 
 from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db
-from heap.models import Account, Role, ScimIdentity, Team, User
-from heap.services import audit, directory, lifecycle, roles
+from heap.models import Account, Role, ScimIdentity, User
+from heap.services import audit, lifecycle, roles
 from heap.transaction import Attempt, lock_account, unit_of_work
+
+Ts = TypeVarTuple("Ts")
 
 _REMOVED = "Removed in Heap by an Admin: the user and the SCIM identity are gone."
 
@@ -46,39 +48,54 @@ def page_identities(
     where: ColumnElement[bool] | None = None,
     offset: int = 0,
     limit: int | None = None,
+    with_teams: bool = False,
 ) -> IdentityPage:
     """One page of the account's SCIM identities (active or not), oldest first, and the total.
 
     ``where`` is a condition on ``ScimIdentity``, ``User`` and the user's ``Role`` (a SCIM filter
     compiled by the door); it only narrows this account's identities. The order (created, id) is
     stable across pages, which Okta's import relies on.
+
+    One statement, whatever the page size: the page's ids and the total (a window count) are
+    picked in a subquery, on (account_id, created_at, id) and only joining users and roles when
+    the filter needs them; the rows with their users, roles and (``with_teams``) teams are
+    joined to it.
     """
-    conditions = [ScimIdentity.account_id == account.id]
+    picked = select(
+        ScimIdentity.id, ScimIdentity.created_at, func.count().over().label("total")
+    ).where(ScimIdentity.account_id == account.id)
     if where is not None:
-        conditions.append(where)
-    joined = (
-        select(ScimIdentity)
-        .join(User, User.id == ScimIdentity.user_id)
-        # Outer: a deactivated user has no role, and stays listed (with active: false).
-        .outerjoin(Role, Role.id == User.role_id)
-        .where(*conditions)
-    )
-    count = select(func.count()).select_from(joined.with_only_columns(ScimIdentity.id).subquery())
-    total = db.session.scalar(count) or 0
+        picked = _joined_users(picked).where(where)
     if limit == 0:
-        return IdentityPage(total=total, identities=())
-    query = (
-        joined.options(contains_eager(ScimIdentity.user).contains_eager(User.role))
-        .order_by(ScimIdentity.created_at, ScimIdentity.id)
+        return IdentityPage(total=_count(picked), identities=())
+    page = (
+        picked.order_by(ScimIdentity.created_at, ScimIdentity.id)
         .offset(offset)
         .limit(limit)
+        .subquery()
     )
-    return IdentityPage(total=total, identities=db.session.scalars(query).unique().all())
+    query = (
+        _joined_users(select(ScimIdentity, page.c.total))
+        .join(page, page.c.id == ScimIdentity.id)
+        .options(lifecycle.user_loaded(ScimIdentity.user, joined=True, with_teams=with_teams))
+        .order_by(page.c.created_at, page.c.id)
+    )
+    rows = db.session.execute(query).unique().all()
+    # A page past the end carries no total: counted on its own then (an empty first page: 0).
+    total = rows[0].total if rows else (_count(picked) if offset else 0)
+    return IdentityPage(total=total, identities=[row[0] for row in rows])
 
 
-def teams_of(*, user_ids: Collection[int]) -> dict[int, list[Team]]:
-    """Each user's teams by name, in one query for a whole page of users."""
-    return directory.teams_of_users(user_ids=user_ids)
+def _joined_users(query: Select[*Ts]) -> Select[*Ts]:
+    # Outer: a deactivated user has no role, and stays listed (with active: false).
+    return query.join(User, User.id == ScimIdentity.user_id).outerjoin(
+        Role, Role.id == User.role_id
+    )
+
+
+def _count(picked: Select[*tuple[Any, ...]]) -> int:
+    counted = select(func.count()).select_from(picked.with_only_columns(ScimIdentity.id).subquery())
+    return db.session.scalar(counted) or 0
 
 
 def count_active_admins(*, account: Account) -> int:
