@@ -7,6 +7,7 @@ Everything here runs inside the caller's ``unit_of_work`` and never opens one. T
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -77,6 +78,7 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
     )
 
 
+@cache  # options are immutable: built once, not per request
 def user_loaded(path: Any, *, joined: bool = False, with_teams: bool = False) -> LoaderOption:
     """Loader options for a user reached by ``path`` (``ScimIdentity.user``): their role, and
     their teams when wanted, in the same statement. ``joined``: the query joins users and roles

@@ -10,9 +10,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from heap import policy
 from heap.actors import Actor
@@ -129,16 +130,21 @@ def get_identity(
         query = select(ScimIdentity).where(ScimIdentity.id == scim_id)
         identity = db.session.scalars(lifecycle.lock_user_rows(query)).unique().one_or_none()
     elif plausible:
-        query = (
-            select(ScimIdentity)
-            .where(ScimIdentity.id == scim_id)
-            .options(lifecycle.user_loaded(ScimIdentity.user, with_teams=with_teams))
-        )
-        identity = db.session.scalars(query).unique().one_or_none()
+        query = _identity_by_id(with_teams)
+        identity = db.session.scalars(query, {"scim_id": scim_id}).unique().one_or_none()
     lifecycle.known_both_ways(identity)
     if identity is None or identity.account_id != account.id:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
     return identity
+
+
+@cache  # the hottest read of the SCIM door: built once, not per request
+def _identity_by_id(with_teams: bool) -> Select[ScimIdentity]:
+    return (
+        select(ScimIdentity)
+        .where(ScimIdentity.id == bindparam("scim_id"))
+        .options(lifecycle.user_loaded(ScimIdentity.user, with_teams=with_teams))
+    )
 
 
 def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIdentity:

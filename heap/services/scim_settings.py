@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from heap import policy, tokens
@@ -137,6 +137,15 @@ def list_tokens(*, account: Account) -> Sequence[ScimToken]:
     return db.session.scalars(query.order_by(ScimToken.id.desc())).all()
 
 
+# One statement for every SCIM request: the token, its account, and the account's default role
+# (which a create needs), joined. Built once.
+_TOKEN_BY_HASH = (
+    select(ScimToken)
+    .where(ScimToken.token_hash == bindparam("digest"))
+    .options(joinedload(ScimToken.account).joinedload(Account.scim_default_role))
+)
+
+
 def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     """The account and actor behind a presented bearer token.
 
@@ -146,14 +155,7 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
-    # One statement: the token, its account, and the account's default role (which a create
-    # needs), joined.
-    query = (
-        select(ScimToken)
-        .where(ScimToken.token_hash == digest)
-        .options(joinedload(ScimToken.account).joinedload(Account.scim_default_role))
-    )
-    token = db.session.scalar(query)
+    token = db.session.scalar(_TOKEN_BY_HASH, {"digest": digest})
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
     if token.revoked_at is not None:
