@@ -9,6 +9,7 @@ installs the same SQLite connect hook (WAL, foreign keys, busy timeout). Served 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,8 @@ db = SQLAlchemy(model_class=Base)
 def create_app(database_url: str | None = None) -> Flask:
     """The ceiling on the app's database settings (``database_url`` overrides DATABASE_URL)."""
     # The app's loggers are process-wide: building it here must not turn them up in-process.
-    overrides: dict[str, Any] = {"LOG_LEVEL": "WARNING"}
+    # It signs nothing: any key of the required length lets the app build to be read from.
+    overrides: dict[str, Any] = {"LOG_LEVEL": "WARNING", "SECRET_KEY": secrets.token_urlsafe(48)}
     if database_url:
         overrides["SQLALCHEMY_DATABASE_URI"] = database_url
     settings = heap_app.create_app(overrides).config
