@@ -218,6 +218,8 @@ class ScimIdentity(Base):
     __tablename__ = "scim_identities"
     __table_args__ = (
         Index("ix_scim_identities_account_id_external_id", "account_id", "external_id"),
+        # GET /Users pages identities in this order: a page and its total come off the index.
+        Index("ix_scim_identities_account_id_created_at_id", "account_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
