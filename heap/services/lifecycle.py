@@ -7,22 +7,31 @@ Everything here runs inside the caller's ``unit_of_work`` and never opens one. T
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.interfaces import LoaderOption
 
 from heap import policy
 from heap.actors import Actor
 from heap.errors import Invalid
 from heap.extensions import db, execute_counting
-from heap.models import Account, Role, ScimIdentity, TeamMembership, User, new_uuid, utcnow
+from heap.models import (
+    Account,
+    Role,
+    ScimIdentity,
+    Team,
+    TeamMembership,
+    User,
+    new_uuid,
+    utcnow,
+)
 from heap.services import audit, domains
 from heap.text import require_storable, storable
+
+Ts = TypeVarTuple("Ts")
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
 # IdP's business; Heap only needs to refuse values that are clearly not addresses.
@@ -78,18 +87,36 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
     )
 
 
-@cache  # options are immutable: built once, not per request
-def user_loaded(path: Any, *, joined: bool = False, with_teams: bool = False) -> LoaderOption:
-    """Loader options for a user reached by ``path`` (``ScimIdentity.user``): their role, and
-    their teams when wanted, in the same statement. ``joined``: the query joins users and roles
-    itself (``contains_eager``); else they are joined for it."""
-    if joined:
-        return contains_eager(path).options(
-            contains_eager(User.role), *([joinedload(User.teams)] if with_teams else [])
-        )
-    return joinedload(path).options(
-        joinedload(User.role), *([joinedload(User.teams)] if with_teams else [])
+def with_users(query: Select[*Ts], *, with_teams: bool = False) -> Select[*Ts]:
+    """``query`` (of identities) joined to each identity's user and role and, ``with_teams``,
+    the user's teams, all loaded into the identities it returns, in the same statement.
+
+    The joins are written out, not left to ``joinedload``: an eager load through the
+    memberships table nests its join, ``LEFT JOIN (team_memberships JOIN teams)``, which SQLite
+    answers by materialising every membership of every team (4 ms of a 10 ms GET at 1,000
+    users); unnested, each step is an index lookup.
+    """
+    # Outer: a deactivated user has no role, and stays listed (with active: false).
+    joined = query.join(User, User.id == ScimIdentity.user_id).outerjoin(
+        Role, Role.id == User.role_id
     )
+    if not with_teams:
+        return joined.options(_USER_AND_ROLE)
+    return (
+        joined.outerjoin(TeamMembership, TeamMembership.user_id == User.id)
+        .outerjoin(Team, Team.id == TeamMembership.team_id)
+        .options(_USER_ROLE_AND_TEAMS)
+    )
+
+
+# A user's teams, by name: after its own order, a query that loads teams sorts by this.
+TEAM_ORDER = (func.lower(Team.name), Team.id)
+
+# Loader options are immutable: built once, not per request.
+_USER_AND_ROLE = contains_eager(ScimIdentity.user).contains_eager(User.role)
+_USER_ROLE_AND_TEAMS = contains_eager(ScimIdentity.user).options(
+    contains_eager(User.role), contains_eager(User.teams)
+)
 
 
 def count_active_admins(*, account: Account) -> int:

@@ -140,11 +140,9 @@ def get_identity(
 
 @cache  # the hottest read of the SCIM door: built once, not per request
 def _identity_by_id(with_teams: bool) -> Select[ScimIdentity]:
-    return (
-        select(ScimIdentity)
-        .where(ScimIdentity.id == bindparam("scim_id"))
-        .options(lifecycle.user_loaded(ScimIdentity.user, with_teams=with_teams))
-    )
+    query = select(ScimIdentity).where(ScimIdentity.id == bindparam("scim_id"))
+    loaded = lifecycle.with_users(query, with_teams=with_teams)
+    return loaded.order_by(*lifecycle.TEAM_ORDER) if with_teams else loaded
 
 
 def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIdentity:

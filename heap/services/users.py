@@ -74,12 +74,10 @@ def page_identities(
         .limit(limit)
         .subquery()
     )
-    query = (
-        _joined_users(select(ScimIdentity, page.c.total))
-        .join(page, page.c.id == ScimIdentity.id)
-        .options(lifecycle.user_loaded(ScimIdentity.user, joined=True, with_teams=with_teams))
-        .order_by(page.c.created_at, page.c.id)
-    )
+    query = lifecycle.with_users(
+        select(ScimIdentity, page.c.total).join(page, page.c.id == ScimIdentity.id),
+        with_teams=with_teams,
+    ).order_by(page.c.created_at, page.c.id, *(lifecycle.TEAM_ORDER if with_teams else ()))
     rows = db.session.execute(query).unique().all()
     # A page past the end carries no total: counted on its own then (an empty first page: 0).
     total = rows[0].total if rows else (_count(picked) if offset else 0)
