@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from heap import policy
 from heap.actors import Actor
@@ -68,8 +68,15 @@ def owner_of(*, email: str) -> int | None:
     domain = email_domain(email)
     if domain is None:
         return None
-    query = select(VerifiedDomain.account_id).where(VerifiedDomain.domain.in_(_parents(domain)))
-    return db.session.scalars(query.limit(1)).first()
+    return db.session.scalars(_OWNER, {"domains": _parents(domain)}).first()
+
+
+# Asked on every provisioning and invite: built once, the domains bound as an expanding list.
+_OWNER = (
+    select(VerifiedDomain.account_id)
+    .where(VerifiedDomain.domain.in_(bindparam("domains", expanding=True)))
+    .limit(1)
+)
 
 
 def list_for(*, account: Account) -> Sequence[VerifiedDomain]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
@@ -53,11 +53,9 @@ def find_identity(*, account: Account, user_name: str, lock: bool = False) -> Sc
     With ``lock``, the identity and its user are read afresh and their rows stay locked until
     the transaction ends (``lock_user_rows``).
     """
-    query = select(ScimIdentity).where(
-        ScimIdentity.account_id == account.id,
-        func.lower(ScimIdentity.user_name) == func.lower(user_name),
-    )
-    return known_both_ways(db.session.scalar(lock_user_rows(query) if lock else query))
+    query = _IDENTITY_BY_USER_NAME_LOCKED if lock else _IDENTITY_BY_USER_NAME
+    found = db.session.scalar(query, {"account_id": account.id, "user_name": user_name})
+    return known_both_ways(found)
 
 
 def known_both_ways(identity: ScimIdentity | None) -> ScimIdentity | None:
@@ -119,6 +117,17 @@ _USER_ROLE_AND_TEAMS = contains_eager(ScimIdentity.user).options(
 )
 
 
+# The lookups every provisioning makes, built once with bound parameters.
+_IDENTITY_BY_USER_NAME = select(ScimIdentity).where(
+    ScimIdentity.account_id == bindparam("account_id"),
+    func.lower(ScimIdentity.user_name) == func.lower(bindparam("user_name")),
+)
+_IDENTITY_BY_USER_NAME_LOCKED = lock_user_rows(_IDENTITY_BY_USER_NAME)
+_ACTIVE_BY_EMAIL = select(User).where(
+    func.lower(User.email) == func.lower(bindparam("email")), User.is_active
+)
+
+
 def count_active_admins(*, account: Account) -> int:
     query = (
         select(func.count())
@@ -131,8 +140,7 @@ def count_active_admins(*, account: Account) -> int:
 
 def find_active_by_email(*, email: str) -> User | None:
     """The teammate who holds this login email anywhere in Heap, if anyone does."""
-    query = select(User).where(func.lower(User.email) == func.lower(email.strip()), User.is_active)
-    return db.session.scalar(query)
+    return db.session.scalar(_ACTIVE_BY_EMAIL, {"email": email.strip()})
 
 
 def holder_in_account(
