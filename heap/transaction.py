@@ -39,8 +39,15 @@ class Attempt:
     target_id: str | None = None
     target_label: str | None = None
 
+    @property
+    def target(self) -> audit.Target | None:
+        if self.target_kind is None:
+            return None
+        return audit.Target(self.target_kind, self.target_id, self.target_label)
+
     def aim(self, target: audit.Target) -> None:
-        self.target_kind, self.target_id, self.target_label = target.kind, target.id, target.label
+        self.target_kind, self.target_label = target.kind, target.label
+        self.target_id = None if target.id is None else str(target.id)
 
 
 @contextmanager
@@ -151,13 +158,11 @@ def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
     try:
         session.add(
             audit.new_event(
-                account_id=attempt.account_id,
-                actor=attempt.actor,
-                action=attempt.action,
-                target_kind=attempt.target_kind,
-                target_id=attempt.target_id,
-                target_label=attempt.target_label,
-                outcome=AuditOutcome.REFUSED,
+                attempt.account_id,
+                attempt.actor,
+                attempt.action,
+                attempt.target,
+                AuditOutcome.REFUSED,
                 reason=f"{error.code}: {error.message}",
             )
         )

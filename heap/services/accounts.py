@@ -75,9 +75,7 @@ def create(
             account_id=account.id,
             actor=actor,
             action="account.create",
-            target_kind="account",
-            target_id=account.id,
-            target_label=name,
+            target=audit.Target("account", account.id, name),
             details={"plan": plan.value, "sso_configured": sso_configured},
         )
         if admin_email is not None:
@@ -105,9 +103,7 @@ def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
                 account_id=account.id,
                 actor=actor,
                 action="account.set_plan",
-                target_kind="account",
-                target_id=account.id,
-                target_label=account.name,
+                target=audit.account_target(account),
                 details={"from": old_plan, "to": plan.value},
             )
     return account
@@ -123,9 +119,7 @@ def configure_sso(*, account: Account, actor: Actor, configured: bool) -> Accoun
                 account_id=account.id,
                 actor=actor,
                 action="account.configure_sso",
-                target_kind="account",
-                target_id=account.id,
-                target_label=account.name,
+                target=audit.account_target(account),
                 details={"sso_configured": configured},
             )
     return account

@@ -12,7 +12,7 @@ from sqlalchemy import String
 
 from heap.actors import Actor
 from heap.extensions import db
-from heap.models import AuditEvent, AuditOutcome, Team, User
+from heap.models import Account, AuditEvent, AuditOutcome, Team, User
 from heap.text import repaired
 
 
@@ -21,7 +21,7 @@ class Target:
     """What an event is about, as the activity log is searched: by id or label."""
 
     kind: str
-    id: str | None = None
+    id: str | int | None = None
     label: str | None = None
 
 
@@ -29,6 +29,10 @@ def user_target(user: User) -> Target:
     """A teammate by SCIM id and email, for successes and refusals alike: the front end asks
     "why is ada@ not in Heap?" by either."""
     return Target("user", user.scim_identity.id, user.email)
+
+
+def account_target(account: Account) -> Target:
+    return Target("account", account.id, account.name)
 
 
 def team_target(team: Team) -> Target:
@@ -40,37 +44,22 @@ def record(
     account_id: int,
     actor: Actor,
     action: str,
-    target_kind: str | None = None,
-    target_id: str | int | None = None,
-    target_label: str | None = None,
+    target: Target | None = None,
     outcome: AuditOutcome = AuditOutcome.APPLIED,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an event to the current transaction; it commits or rolls back with the change."""
-    event = new_event(
-        account_id=account_id,
-        actor=actor,
-        action=action,
-        target_kind=target_kind,
-        target_id=target_id,
-        target_label=target_label,
-        outcome=outcome,
-        reason=reason,
-        details=details,
-    )
+    event = new_event(account_id, actor, action, target, outcome, reason, details)
     db.session.add(event)
     return event
 
 
 def new_event(
-    *,
     account_id: int,
     actor: Actor,
     action: str,
-    target_kind: str | None = None,
-    target_id: str | int | None = None,
-    target_label: str | None = None,
+    target: Target | None = None,
     outcome: AuditOutcome = AuditOutcome.APPLIED,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
@@ -78,19 +67,20 @@ def new_event(
     """An event whose text fits its columns, whatever a request sent.
 
     Ids and labels often come from the request (a SCIM id in the URL, a userName): PostgreSQL
-    refuses a value longer than its column, and any text holding NUL (or a lone surrogate),
-    and a refusal whose
-    audit row cannot be written is a refusal nobody can find. They are cut to fit instead.
+    refuses a value longer than its column, and any text holding NUL (or a lone surrogate), and
+    a refusal whose audit row cannot be written is a refusal nobody can find. They are cut to
+    fit instead.
     """
+    target_id = None if target is None or target.id is None else str(target.id)
     return AuditEvent(
         account_id=account_id,
         actor_kind=_fit("actor_kind", actor.kind),
         actor_id=_fit("actor_id", actor.id),
         actor_label=_fit("actor_label", actor.label),
         action=_fit("action", action),
-        target_kind=_fit("target_kind", target_kind),
-        target_id=_fit("target_id", None if target_id is None else str(target_id)),
-        target_label=_fit("target_label", target_label),
+        target_kind=_fit("target_kind", None if target is None else target.kind),
+        target_id=_fit("target_id", target_id),
+        target_label=_fit("target_label", None if target is None else target.label),
         outcome=outcome.value,
         reason=_fit("reason", reason),
         details=details,

@@ -128,9 +128,7 @@ def verify(*, account: Account, actor: Actor, domain: str) -> Verified:
                 account_id=account.id,
                 actor=actor,
                 action="account.verify_domain",
-                target_kind="domain",
-                target_id=found.id,
-                target_label=name,
+                target=audit.Target("domain", found.id, name),
             )
         held = _held_elsewhere(account=account, domain=name)
     return Verified(domain=found, held_elsewhere=held)
@@ -152,9 +150,7 @@ def unverify(*, account: Account, actor: Actor, domain: str) -> None:
             account_id=account.id,
             actor=actor,
             action="account.unverify_domain",
-            target_kind="domain",
-            target_id=found.id,
-            target_label=name,
+            target=audit.Target("domain", found.id, name),
         )
         db.session.delete(found)
 

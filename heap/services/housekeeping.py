@@ -126,7 +126,6 @@ def _record_per_account(
                 account_id=account_id,
                 actor=actor,
                 action=action,
-                target_kind="account",
-                target_id=account_id,
+                target=audit.Target("account", account_id),
                 details={"deleted": count, "older_than_days": older_than_days},
             )

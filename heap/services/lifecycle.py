@@ -238,14 +238,11 @@ def record(
     reason: str | None = None,
 ) -> None:
     """A user event, targeted by SCIM id and email: what the front end searches the log by."""
-    target = audit.user_target(user)
     audit.record(
         account_id=account.id,
         actor=actor,
         action=action,
-        target_kind=target.kind,
-        target_id=target.id,
-        target_label=target.label,
+        target=audit.user_target(user),
         details=details,
         reason=reason,
     )

@@ -322,9 +322,7 @@ def _record_if_no_admin_left(account: Account, actor: Actor, user: User) -> None
             account_id=account.id,
             actor=actor,
             action="account.no_admin",
-            target_kind="account",
-            target_id=account.id,
-            target_label=account.name,
+            target=audit.account_target(account),
             reason=_NO_ADMIN_LEFT.format(email=user.email),
             details={"removed": user.email},
         )

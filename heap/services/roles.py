@@ -76,9 +76,7 @@ def create(*, account: Account, actor: Actor, name: str) -> Role:
             account_id=account.id,
             actor=actor,
             action="role.create",
-            target_kind="role",
-            target_id=role.id,
-            target_label=role.name,
+            target=audit.Target("role", role.id, role.name),
         )
     return role
 
@@ -96,9 +94,7 @@ def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
                 account_id=account.id,
                 actor=actor,
                 action="role.rename",
-                target_kind="role",
-                target_id=role.id,
-                target_label=name,
+                target=audit.Target("role", role.id, name),
                 details={"from": old_name, "to": name},
             )
     return role
@@ -114,9 +110,7 @@ def delete(*, account: Account, actor: Actor, role_id: int) -> None:
             account_id=account.id,
             actor=actor,
             action="role.delete",
-            target_kind="role",
-            target_id=role.id,
-            target_label=role.name,
+            target=audit.Target("role", role.id, role.name),
         )
         db.session.delete(role)
 

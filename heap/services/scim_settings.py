@@ -35,9 +35,7 @@ def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Acc
             account_id=account.id,
             actor=actor,
             action="scim.enable",
-            target_kind="account",
-            target_id=account.id,
-            target_label=account.name,
+            target=audit.account_target(account),
             details={"default_role": role.name},
         )
         _, raw = _mint(account=account, actor=actor)
@@ -70,9 +68,7 @@ def disable(*, account: Account, actor: Actor) -> Account:
             account_id=account.id,
             actor=actor,
             action="scim.disable",
-            target_kind="account",
-            target_id=account.id,
-            target_label=account.name,
+            target=audit.account_target(account),
             details={"tokens_revoked": revoked, "teams_unlinked": unlinked},
         )
     return account
@@ -89,9 +85,7 @@ def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account
                 account_id=account.id,
                 actor=actor,
                 action="scim.set_default_role",
-                target_kind="role",
-                target_id=role.id,
-                target_label=role.name,
+                target=audit.Target("role", role.id, role.name),
             )
     return account
 
@@ -118,9 +112,7 @@ def revoke_token(*, account: Account, actor: Actor, token_id: int) -> ScimToken:
             account_id=account.id,
             actor=actor,
             action="scim.revoke_token",
-            target_kind="scim_token",
-            target_id=token.id,
-            target_label=token.prefix,
+            target=audit.Target("scim_token", token.id, token.prefix),
         )
     return token
 
@@ -229,8 +221,6 @@ def _mint(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
         account_id=account.id,
         actor=actor,
         action="scim.mint_token",
-        target_kind="scim_token",
-        target_id=token.id,
-        target_label=token.prefix,
+        target=audit.Target("scim_token", token.id, token.prefix),
     )
     return token, raw

@@ -370,9 +370,7 @@ def _record_skipped(
             account_id=account.id,
             actor=actor,
             action="team.add_member",
-            target_kind="user",
-            target_id=skip.ref,
-            target_label=skip.email,
+            target=audit.Target("user", skip.ref, skip.email),
             outcome=AuditOutcome.SKIPPED,
             reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
             details={"team": team.scim_id},
@@ -410,14 +408,11 @@ def _record(
     outcome: AuditOutcome = AuditOutcome.APPLIED,
     reason: str | None = None,
 ) -> None:
-    target = audit.team_target(team)
     audit.record(
         account_id=account.id,
         actor=actor,
         action=action,
-        target_kind=target.kind,
-        target_id=target.id,
-        target_label=target.label,
+        target=audit.team_target(team),
         outcome=outcome,
         reason=reason,
         details=details,

@@ -89,6 +89,10 @@ def test_a_unique_race_is_logged_by_constraint_not_by_value(
     held = UserFactory.create(email="held.address@example.com")
     collect = _Collect()
     logger = logging.getLogger("heap.transaction")
+    # setLevel, not the attribute: it also clears logging's cache of isEnabledFor answers, which
+    # an earlier test may have filled at another level.
+    level = logger.level
+    logger.setLevel(logging.INFO)
     monkeypatch.setattr(logger, "level", logging.INFO)
     logger.addHandler(collect)
     try:
@@ -98,6 +102,7 @@ def test_a_unique_race_is_logged_by_constraint_not_by_value(
             db.session.flush()
     finally:
         logger.removeHandler(collect)
+        logger.setLevel(level)
     lines = [line for line in collect.lines if "unique constraint race" in line]
     assert lines
     for line in lines:

@@ -25,8 +25,7 @@ def test_record_writes_with_the_change_and_lists_newest_first(app: Flask) -> Non
                 account_id=account.id,
                 actor=OPERATOR,
                 action=f"test.{n}",
-                target_kind="thing",
-                target_id=n,
+                target=audit.Target("thing", n),
                 details={"n": n},
             )
         audit.record(account_id=other.id, actor=OPERATOR, action="test.other")
