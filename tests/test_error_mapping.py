@@ -8,15 +8,25 @@ each code answers and check that what the doors can emit is what the README docu
 
 from __future__ import annotations
 
+import ast
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from graphql import GraphQLEnumType, build_schema
+from gunicorn.http import errors as gunicorn_errors
 
+from graph import SCHEMA_FILE
+from graph.errors import RENDERING, USER_ERRORS, PublicError, TopLevelCode, user_errors
 from heap.errors import ErrorCode, HeapError
+from ops import gunicorn_worker
 from scim.errors import STATUSES, heap_error
 from tests.conftest import json_of
 
+ROOT = Path(__file__).resolve().parent.parent
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 # RFC 7644 §3.12, Table 9.
@@ -102,3 +112,126 @@ def test_each_code_leaves_the_scim_door_as_an_rfc_7644_error(app: Flask, code: E
     retry = {429: "1"}.get(status)
     assert response.headers.get("Retry-After") == retry
     assert ("WWW-Authenticate" in response.headers) == (status == 401)
+
+
+# ---- GraphQL: userErrors -------------------------------------------------------------------------
+
+
+def _published_error_codes() -> set[str]:
+    """The ErrorCode enum of the committed SDL, which the front end generates its types from."""
+    enum = build_schema(SCHEMA_FILE.read_text()).get_type("ErrorCode")
+    assert isinstance(enum, GraphQLEnumType)
+    return set(enum.values)
+
+
+def test_every_code_has_a_graphql_rendering() -> None:
+    assert set(RENDERING) == set(ErrorCode)
+    published = _published_error_codes()
+    for code in ErrorCode:
+        error = ERROR_CLASSES[code]("What to do about it.", field="input.name")
+        rendering = RENDERING[code]
+        if rendering == USER_ERRORS:
+            [shown] = user_errors(error)
+            assert (shown.code, shown.field, shown.message) == (
+                code,
+                ["input", "name"],
+                "What to do about it.",
+            )
+            assert code.value in published
+        else:
+            with pytest.raises(PublicError) as raised:
+                user_errors(error)
+            assert raised.value.extensions == {"code": rendering.value}
+            assert rendering in TopLevelCode
+
+
+def test_only_the_caller_s_faults_are_top_level() -> None:
+    top_level = {code for code, rendering in RENDERING.items() if rendering != USER_ERRORS}
+    assert top_level == {ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN}
+
+
+# ---- GraphQL: top-level codes --------------------------------------------------------------------
+
+
+def _literal_codes(source: str) -> list[str]:
+    """String literals given as a ``code=`` argument or a ``"code"`` key in ``source``."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        values: list[ast.expr] = []
+        if isinstance(node, ast.Call):
+            values = [k.value for k in node.keywords if k.arg == "code"]
+        elif isinstance(node, ast.Dict):
+            values = [
+                value
+                for key, value in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant) and key.value == "code"
+            ]
+        found.extend(
+            ast.unparse(value)
+            for value in values
+            if isinstance(value, ast.JoinedStr)
+            or (isinstance(value, ast.Constant) and isinstance(value.value, str))
+        )
+    return found
+
+
+def test_the_literal_scan_finds_literals() -> None:
+    """The scan below would find a code written as a string, in either form."""
+    source = 'PublicError("m", code="OOPS")\nextensions = {"code": f"X{n}", "requestId": rid}\n'
+    assert _literal_codes(source) == ["'OOPS'", "f'X{n}'"]
+    assert _literal_codes("PublicError('m', code=TopLevelCode.BAD_REQUEST)") == []
+
+
+def test_the_graphql_door_writes_no_code_as_a_string() -> None:
+    """Typing makes ``PublicError`` and ``wire.error_response`` take a TopLevelCode; this catches
+    a GraphQLError built by hand with a string in its extensions."""
+    literals = {
+        str(path.relative_to(ROOT)): _literal_codes(path.read_text())
+        for path in sorted((ROOT / "graph").rglob("*.py"))
+    }
+    assert {path: codes for path, codes in literals.items() if codes} == {}
+
+
+def _gunicorn_codes() -> set[str]:
+    """Every code of the JSON errors gunicorn answers itself, which a GraphQL client may get."""
+    refusals: list[BaseException] = [
+        gunicorn_errors.LimitRequestLine(9000, 8190),
+        gunicorn_errors.LimitRequestHeaders("too many headers"),
+        gunicorn_errors.ForbiddenProxyRequest("192.0.2.1"),
+        gunicorn_errors.UnsupportedTransferCoding("gzip"),
+        gunicorn_errors.ExpectationFailed("100-wait"),
+        gunicorn_errors.InvalidRequestMethod("BREW"),
+        RuntimeError("a bug"),
+    ]
+    codes = {gunicorn_worker.classify(refusal, 8190)[2] for refusal in refusals}
+    # The list above covers every class the worker names, and its two fallbacks.
+    assert len(codes) == len(gunicorn_worker._CLIENT_ERRORS) + 2
+    return codes
+
+
+def test_every_code_gunicorn_answers_with_is_a_top_level_code() -> None:
+    assert _gunicorn_codes() <= set(TopLevelCode)
+
+
+def test_gunicorn_s_json_errors_carry_their_code() -> None:
+    status, reason, code, message = gunicorn_worker.classify(
+        gunicorn_errors.LimitRequestLine(9000, 8190), 8190
+    )
+    body = gunicorn_worker.error_bytes(status, reason, code, message).split(b"\r\n\r\n", 1)[1]
+    assert json.loads(body)["errors"][0]["extensions"] == {"code": TopLevelCode.URI_TOO_LONG}
+
+
+def _graphql_section(readme: str) -> str:
+    start = readme.index("## GraphQL API")
+    end = readme.index("\n## ", start + 1)
+    return readme[start:end]
+
+
+def test_the_top_level_codes_are_documented() -> None:
+    documented_in_readme = set(
+        re.findall(r"`([A-Z_]+)`", _graphql_section((ROOT / "README.md").read_text()))
+    )
+    documented_in_code = set(re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", TopLevelCode.__doc__ or ""))
+    for code in TopLevelCode:
+        assert code.value in documented_in_readme, f"README's GraphQL section omits {code}"
+        assert code.value in documented_in_code, f"TopLevelCode's docstring omits {code}"
