@@ -25,6 +25,7 @@ from heap.errors import ErrorCode, HeapError
 from ops import gunicorn_worker
 from scim.errors import STATUSES, heap_error
 from tests.conftest import json_of
+from tests.factories import scim_account
 
 ROOT = Path(__file__).resolve().parent.parent
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -112,6 +113,27 @@ def test_each_code_leaves_the_scim_door_as_an_rfc_7644_error(app: Flask, code: E
     retry = {429: "1"}.get(status)
     assert response.headers.get("Retry-After") == retry
     assert ("WWW-Authenticate" in response.headers) == (status == 401)
+
+
+@pytest.mark.parametrize("value", ["5", "5.5", '"0001-01-01T00:00:00+01:00"', '"yesterday"'])
+def test_a_date_time_filter_on_something_else_is_a_400_invalid_filter(
+    app: Flask, value: str
+) -> None:
+    """A number or a moment outside the calendar, decided without catching TypeError."""
+    _, token = scim_account()
+    response = app.test_client().get(
+        "/scim/v2/Users",
+        query_string={"filter": f"meta.lastModified gt {value}"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400
+    assert json_of(response) == {
+        "schemas": [ERROR_URN],
+        "status": "400",
+        "scimType": "invalidFilter",
+        "detail": "Invalid filter: meta.lastModified is a date-time: use an ISO 8601 string "
+        "such as 2024-01-31T12:00:00Z.",
+    }
 
 
 # ---- GraphQL: userErrors -------------------------------------------------------------------------
