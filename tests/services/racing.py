@@ -51,6 +51,15 @@ WAITED = [(FIRST, "checked"), (SECOND, "blocked"), (FIRST, "commit"), (SECOND, "
 # teams and SCIM settings begins with.
 ACCOUNT_LOCK = "UPDATE accounts SET id=accounts.id"
 
+
+def is_scim_access_lock(sql: str) -> bool:
+    """Whether ``sql`` is the lock heap.services.scim_settings.hold_access takes first in every
+    IdP write: SQLite's write lock, or a shared lock on the token and account rows."""
+    return sql == "BEGIN IMMEDIATE" or (
+        sql.startswith("SELECT scim_tokens.") and sql.rstrip().endswith("FOR SHARE")
+    )
+
+
 _WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE")
 
 # Which racing call the current thread runs, if any.
