@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from graph.context import field
-from graph.errors import PublicError
+from graph.errors import PublicError, TopLevelCode
 from heap.errors import NotFound
 from heap.services.directory import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
@@ -78,14 +78,16 @@ def decode_cursor(value: str | None) -> int | None:
         return None
     key = typed_key(value, _CURSOR)
     if key is None:
-        raise PublicError(f"{value!r} is not a cursor from this list.", code="BAD_USER_INPUT")
+        raise PublicError(
+            f"{value!r} is not a cursor from this list.", code=TopLevelCode.BAD_USER_INPUT
+        )
     return key
 
 
 def check_first(first: int | None) -> int | None:
     """``first`` as asked: above the cap it is capped later (Relay's way), below 0 it is refused."""
     if first is not None and first < 0:
-        raise PublicError("`first` must be 0 or more.", code="BAD_USER_INPUT")
+        raise PublicError("`first` must be 0 or more.", code=TopLevelCode.BAD_USER_INPUT)
     return first
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graph.context import Info, Session
-from graph.errors import PublicError, refusal
+from graph.errors import PublicError, TopLevelCode, refusal
 from heap import policy
 from heap.errors import HeapError
 
@@ -17,7 +17,7 @@ def require_viewer(info: Info) -> Session:
     """The signed-in viewer, or a top-level UNAUTHENTICATED error."""
     context = info.context
     if context.viewer is None or context.account is None or context.actor is None:
-        raise PublicError(UNAUTHENTICATED_MESSAGE, code="UNAUTHENTICATED")
+        raise PublicError(UNAUTHENTICATED_MESSAGE, code=TopLevelCode.UNAUTHENTICATED)
     return Session(viewer=context.viewer, account=context.account, actor=context.actor)
 
 

@@ -45,7 +45,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from graph.errors import PublicError
+from graph.errors import PublicError, TopLevelCode
 from heap.services.directory import MAX_PAGE_SIZE, page_size
 
 # account > users > edges > node > teams > members > edges > node > role > name is 9 levels.
@@ -198,19 +198,19 @@ def refusal(found: Measure) -> PublicError | None:
             f"This operation nests {found.depth} levels deep; the maximum operation depth is "
             f"{MAX_DEPTH}. Fetch the deeper part in a second request, starting from its id "
             "with `node(id:)`.",
-            code="QUERY_TOO_DEEP",
+            code=TopLevelCode.QUERY_TOO_DEEP,
         )
     if found.aliases > MAX_ALIASES:
         return PublicError(
             f"This operation uses {found.aliases} aliases; at most {MAX_ALIASES} are allowed.",
-            code="TOO_MANY_ALIASES",
+            code=TopLevelCode.TOO_MANY_ALIASES,
         )
     if found.cost > COST_BUDGET:
         return PublicError(
             f"This query could return {found.cost:,} rows; the budget is {COST_BUDGET:,} per "
             "request. Ask for fewer rows: a smaller `first` on nested lists, and the next page "
             "with `after: <endCursor>` in another request.",
-            code="QUERY_TOO_COSTLY",
+            code=TopLevelCode.QUERY_TOO_COSTLY,
         )
     return None
 
@@ -233,7 +233,7 @@ class QueryLimits(SchemaExtension):
                 # Only a document nested far past the depth limit gets here.
                 error = PublicError(
                     f"This operation nests too deeply; the maximum operation depth is {MAX_DEPTH}.",
-                    code="QUERY_TOO_DEEP",
+                    code=TopLevelCode.QUERY_TOO_DEEP,
                 )
             if error is not None:
                 # A result set before execution makes Strawberry skip execution.

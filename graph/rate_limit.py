@@ -18,6 +18,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from graph import auth, wire
+from graph.errors import TopLevelCode
 from ops.limits import limiter, retry_after_seconds
 
 
@@ -52,7 +53,7 @@ def limited(view: RouteCallable) -> Callable[..., ResponseReturnValue]:
             return wire.error_response(
                 429,
                 f"Too many requests ({exceeded.description}). Retry after {retry_after} seconds.",
-                code="RATE_LIMITED",
+                code=TopLevelCode.RATE_LIMITED,
                 headers={"Retry-After": str(retry_after)},
             )
 

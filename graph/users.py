@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import Info, field, from_model, mutation
-from graph.errors import PublicError, UserError
+from graph.errors import PublicError, TopLevelCode, UserError
 from graph.mutations import mutate
 from graph.pagination import (
     Connection,
@@ -131,7 +131,7 @@ def _filter_id(value: strawberry.ID | None, type_name: str, field: str) -> int |
     try:
         return decode_id(value, type_name, field=field)
     except HeapError as error:
-        raise PublicError(error.message, code="BAD_USER_INPUT") from error
+        raise PublicError(error.message, code=TopLevelCode.BAD_USER_INPUT) from error
 
 
 def users_connection(

@@ -15,11 +15,10 @@ from strawberry.types.unset import UNSET
 
 from graph import auth, graphiql, wire
 from graph.context import Context
+from graph.errors import TopLevelCode, code_for_status
 from heap.actors import Member
 from heap.models import User
 from ops.errors import DatabaseUnavailable, Problem, database_failure
-
-_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class HeapGraphQLView(GraphQLView[Context, None]):
@@ -49,9 +48,9 @@ class HeapGraphQLView(GraphQLView[Context, None]):
         try:
             return super().run(request, context, root_value)
         except wire.BadRequest as refused:
-            return wire.error_response(400, refused.message, code="BAD_REQUEST")
+            return wire.error_response(400, refused.message, code=TopLevelCode.BAD_REQUEST)
         except HTTPException as refused:
-            code = _HTTP_CODES.get(refused.status_code, "BAD_REQUEST")
+            code = code_for_status(refused.status_code)
             return wire.error_response(refused.status_code, refused.reason, code=code)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -83,9 +82,13 @@ class HeapGraphQLView(GraphQLView[Context, None]):
 
 
 def error_response(problem: Problem) -> Response:
-    """A failure outside the resolvers (bad URL or method, database down) as GraphQL JSON."""
+    """A failure outside the resolvers (bad URL or method, database down) as GraphQL JSON, with
+    the top-level code of its status (ops.errors' own codes are for the plain JSON shape)."""
     return wire.error_response(
-        problem.status, problem.message, code=problem.code, headers=dict(problem.headers)
+        problem.status,
+        problem.message,
+        code=code_for_status(problem.status),
+        headers=dict(problem.headers),
     )
 
 

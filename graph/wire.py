@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Response, g
 
+from graph.errors import TopLevelCode
+
 # Deeper than any request this schema can take (an input object holds a list of ids at most),
 # far below what would strain the parser or the checks below.
 MAX_JSON_DEPTH = 32
@@ -29,11 +31,11 @@ class BadRequest(Exception):
 
 
 def error_response(
-    status: int, message: str, *, code: str, headers: dict[str, str] | None = None
+    status: int, message: str, *, code: TopLevelCode, headers: dict[str, str] | None = None
 ) -> Response:
     """A GraphQL-over-HTTP error body: no ``data``, one error with ``extensions.code`` and the
     request id (which the log line has too)."""
-    extensions = {"code": code, "requestId": g.get("request_id")}
+    extensions = {"code": code.value, "requestId": g.get("request_id")}
     body = {"errors": [{"message": message, "extensions": extensions}]}
     return Response(
         json.dumps(body), status=status, mimetype="application/json", headers=headers or {}

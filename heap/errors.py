@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import ClassVar
 
@@ -28,6 +29,14 @@ class ErrorCode(StrEnum):
     ROLE_IS_SCIM_DEFAULT = "ROLE_IS_SCIM_DEFAULT"
     TOKEN_REVOKED = "TOKEN_REVOKED"
     BUSY = "BUSY"
+
+
+def require_every_code(table: Mapping[ErrorCode, object], door: str) -> None:
+    """Fail at import when a door's table of codes misses one: a new code is placed on purpose
+    (its status, its rendering), never answered by a default nobody chose."""
+    missing = [code.value for code in ErrorCode if code not in table]
+    if missing:
+        raise LookupError(f"{door} has no entry for ErrorCode {', '.join(missing)}: add one.")
 
 
 class HeapError(Exception):

@@ -9,7 +9,7 @@ from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from heap.errors import ErrorCode, HeapError
+from heap.errors import ErrorCode, HeapError, require_every_code
 from ops.errors import Problem, register_shape
 from ops.limits import retry_after_seconds
 from scim import bp
@@ -19,13 +19,18 @@ from scim.filters import FilterError
 from scim.patch import PatchError
 from scim.responses import error_response
 
-# code -> (HTTP status, scimType)
-_STATUS: dict[ErrorCode, tuple[int, str | None]] = {
+# Every ErrorCode as (HTTP status, scimType), chosen one by one from RFC 7644 §3.12: 400 with a
+# scimType for a value the IdP can correct, 401 for the token, 403 for what this account or SCIM
+# mode does not allow, 404, 409 for a clash with what exists, 429 for a retry. The check below
+# makes a new code fail the import until it has a row here: no default answers for it.
+STATUSES: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.NOT_FOUND: (404, None),
-    ErrorCode.BUSY: (429, None),
     ErrorCode.INVALID: (400, "invalidValue"),
     ErrorCode.ALREADY_EXISTS: (409, "uniqueness"),
     ErrorCode.EMAIL_IN_OTHER_ACCOUNT: (409, "uniqueness"),
+    # Heap's in-app answer for an address held elsewhere; were it ever raised for the IdP, it
+    # is the same clash as EMAIL_IN_OTHER_ACCOUNT.
+    ErrorCode.EMAIL_UNAVAILABLE: (409, "uniqueness"),
     # RFC 7644 §3.12 uniqueness: a value "already in use or reserved"; the domain is reserved.
     ErrorCode.DOMAIN_VERIFIED_ELSEWHERE: (409, "uniqueness"),
     ErrorCode.UNAUTHENTICATED: (401, None),
@@ -33,11 +38,23 @@ _STATUS: dict[ErrorCode, tuple[int, str | None]] = {
     ErrorCode.PLAN_REQUIRED: (403, None),
     ErrorCode.SSO_REQUIRED: (403, None),
     ErrorCode.SCIM_NOT_ENABLED: (403, None),
+    # Settings changes are not SCIM's, but the codes are total: a change that conflicts with the
+    # account's current state is a 409 without scimType (no attribute value is at fault).
+    ErrorCode.SCIM_ALREADY_ENABLED: (409, None),
     ErrorCode.SCIM_MANAGED: (403, None),
     ErrorCode.TEAM_SCIM_MANAGED: (403, None),
     ErrorCode.TEAM_NOT_LINKED: (403, None),
     ErrorCode.LAST_ADMIN: (409, None),
+    # §3.12 mutability: "not compatible with the target attribute's mutability or current state".
+    ErrorCode.ROLE_BUILT_IN: (400, "mutability"),
+    ErrorCode.ROLE_IN_USE: (409, None),
+    ErrorCode.ROLE_IS_SCIM_DEFAULT: (409, None),
+    # Revoking a token twice; a request *with* a revoked token is UNAUTHENTICATED (401).
+    ErrorCode.TOKEN_REVOKED: (409, None),
+    # A lock lost to a concurrent change: nothing applied, the same request succeeds on retry.
+    ErrorCode.BUSY: (429, None),
 }
+require_every_code(STATUSES, "scim.errors.STATUSES")
 
 
 class ScimError(Exception):
@@ -52,7 +69,7 @@ class ScimError(Exception):
 
 @bp.errorhandler(HeapError)
 def heap_error(error: HeapError) -> Response:
-    status, scim_type = _STATUS.get(error.code, (400, "invalidValue"))
+    status, scim_type = STATUSES[error.code]
     headers = {
         401: {"WWW-Authenticate": 'Bearer realm="Heap SCIM"'},
         # Okta and Entra retry a 429 after Retry-After on their own; a lost lock is transient.

@@ -177,12 +177,18 @@ def _coerce(attr: Attribute, cmp: Compare) -> Any:
 
 
 def _datetime(attr: Attribute, path: AttrPath, value: Value) -> datetime:
+    refusal = FilterError(
+        f"{path} is a date-time: use an ISO 8601 string such as 2024-01-31T12:00:00Z"
+    )
+    # A number or null is the client's mistake, said before parsing: a TypeError caught below
+    # would hide our own bugs in a 400.
+    if not isinstance(value, str):
+        raise refusal
     try:
-        moment = datetime.fromisoformat(cast(str, value))
+        moment = datetime.fromisoformat(value)
+        # astimezone overflows for the first and last hours of the calendar (year 1, year 9999).
         moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (TypeError, ValueError, OverflowError):
-        raise FilterError(
-            f"{path} is a date-time: use an ISO 8601 string such as 2024-01-31T12:00:00Z"
-        ) from None
+    except (ValueError, OverflowError):
+        raise refusal from None
     # Naive columns store UTC; comparing them with an aware value would be a driver error.
     return moment if getattr(attr.column.type, "timezone", False) else moment.replace(tzinfo=None)

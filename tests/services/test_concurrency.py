@@ -1,15 +1,13 @@
-"""Service calls racing each other: each thread has its own app context, session and connection.
+"""Service calls racing each other for the account's lock (tests/services/racing.py).
 
-A pause inside the first call's transaction, after its checks, lets the second call reach the
-same checks: without the account lock both would decide on the same stale state.
+The first call stops inside its transaction just after the check a concurrent call could
+invalidate; the second is seen waiting on the lock, and decides only once the first committed.
+Without the lock both would decide on the same stale state.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -18,58 +16,18 @@ from sqlalchemy import func, select
 
 from heap import policy
 from heap.actors import Member
-from heap.errors import HeapError, LastAdmin, ScimAlreadyEnabled
+from heap.errors import LastAdmin, ScimAlreadyEnabled, ScimNotEnabled
 from heap.extensions import db
 from heap.models import Account, ScimToken, User
 from heap.services import scim_settings, users
 from tests.factories import AccountFactory, UserFactory, role, role_name
+from tests.services.racing import ACCOUNT_LOCK, FIRST, SECOND, WAITED, race
 
-PAUSE = 1.0  # how long the first call waits, inside its transaction, for the second
-
-
-@contextmanager
-def _pause_after(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Iterator[None]:
-    """After ``owner.name`` returns, wait (up to PAUSE) for the other thread to get there too."""
-    barrier = threading.Barrier(2)
-    real = getattr(owner, name)
-
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        # Broken: the other call is held by the lock, so go on without it.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=PAUSE)
-        return result
-
-    monkeypatch.setattr(owner, name, paused)
-    yield
+# The second call made its check only after the first committed, and was refused by it.
+REFUSED_AFTER_WAITING = [*WAITED, (SECOND, "checked"), (SECOND, "rollback"), (SECOND, "commit")]
 
 
-def _race(app: Flask, *calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at once, each in its own app context; each one's result or HeapError."""
-    results: list[Any] = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        with app.app_context():
-            try:
-                start.wait(timeout=10)
-                results[index] = call()
-            except HeapError as error:
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
-def test_two_admins_demoting_each_other_leave_one_admin(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_admins_demoting_each_other_leave_one_admin(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     ada = cast(User, UserFactory.create(account=account, admin=True))
     bob = cast(User, UserFactory.create(account=account, admin=True))
@@ -86,22 +44,23 @@ def test_two_admins_demoting_each_other_leave_one_admin(
 
         return call
 
-    with _pause_after(monkeypatch, users, "count_active_admins"):
-        results = _race(app, demote(ada.id, bob.id), demote(bob.id, ada.id))
+    raced = race(
+        app,
+        first=demote(ada.id, bob.id),
+        second=demote(bob.id, ada.id),
+        pause_after=(users, "count_active_admins"),
+    )
 
-    refused = [r for r in results if isinstance(r, HeapError)]
-    assert len(refused) == 1, results
-    assert isinstance(refused[0], LastAdmin)
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    # The refusal is audited in a transaction of its own, after the rollback.
+    assert raced.events == REFUSED_AFTER_WAITING
+    assert isinstance(raced.results[FIRST], User)
+    assert isinstance(raced.results[SECOND], LastAdmin)
     db.session.expire_all()
-    assert sorted(role_name(db.session.get_one(User, i)) or "" for i in ids[1:]) == [
-        "Admin",
-        "Analyst",
-    ]
+    assert [role_name(db.session.get_one(User, i)) for i in ids[1:]] == ["Admin", "Analyst"]
 
 
-def test_two_admins_removing_each_other_leave_one_admin(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_admins_removing_each_other_leave_one_admin(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     ada = cast(User, UserFactory.create(account=account, admin=True))
     bob = cast(User, UserFactory.create(account=account, admin=True))
@@ -114,15 +73,24 @@ def test_two_admins_removing_each_other_leave_one_admin(
 
         return call
 
-    with _pause_after(monkeypatch, users, "count_active_admins"):
-        results = _race(app, remove(ada.id, bob.id), remove(bob.id, ada.id))
+    raced = race(
+        app,
+        first=remove(ada.id, bob.id),
+        second=remove(bob.id, ada.id),
+        pause_after=(users, "count_active_admins"),
+    )
 
-    assert sum(isinstance(r, LastAdmin) for r in results) == 1, results
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    # Not the refusal's audit event after the rollback: its actor, Bob, is the user the first
+    # call deleted, and heap.transaction logs "could not record refused user.remove" instead.
+    assert raced.events[:6] == [*WAITED, (SECOND, "checked"), (SECOND, "rollback")]
+    assert raced.results[FIRST] is None
+    assert isinstance(raced.results[SECOND], LastAdmin)
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    assert db.session.scalars(select(User.id)).all() == [ada.id]
 
 
-def test_two_concurrent_enables_mint_one_token(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_concurrent_enables_mint_one_token(app: Flask) -> None:
     account = cast(Account, AccountFactory.create(plan="premier", sso_configured=True))
     analyst_id = role(account, "Analyst").id
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
@@ -132,17 +100,19 @@ def test_two_concurrent_enables_mint_one_token(app: Flask, monkeypatch: pytest.M
         actor = Member(db.session.get_one(User, admin_id))
         return scim_settings.enable(account=mine, actor=actor, default_role_id=analyst_id)
 
-    with _pause_after(monkeypatch, policy, "ensure_may_enable_scim"):
-        results = _race(app, enable, enable)
+    raced = race(app, first=enable, second=enable, pause_after=(policy, "ensure_may_enable_scim"))
 
-    assert sum(isinstance(r, ScimAlreadyEnabled) for r in results) == 1, results
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events == REFUSED_AFTER_WAITING
+    assert isinstance(raced.results[SECOND], ScimAlreadyEnabled)
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(ScimToken)) == 1
 
 
-def test_a_rotation_racing_a_disable_leaves_no_active_token(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("first", ["rotate", "disable"])
+def test_a_rotation_racing_a_disable_leaves_no_active_token(app: Flask, first: str) -> None:
+    """Whichever commits first, SCIM ends off with no token that works: a rotation that
+    commits first is revoked by the disable; one that waits for the disable is refused."""
     account = cast(Account, AccountFactory.create(plan="premier", sso_configured=True))
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     scim_settings.enable(
@@ -158,9 +128,19 @@ def test_a_rotation_racing_a_disable_leaves_no_active_token(
 
         return run
 
-    with _pause_after(monkeypatch, policy, "ensure_may_manage_scim"):
-        _race(app, act(scim_settings.rotate_token), act(scim_settings.disable))
+    rotate, disable = act(scim_settings.rotate_token), act(scim_settings.disable)
+    calls = (rotate, disable) if first == "rotate" else (disable, rotate)
+    raced = race(
+        app, first=calls[0], second=calls[1], pause_after=(policy, "ensure_may_manage_scim")
+    )
 
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    if first == "rotate":
+        assert raced.events == [*WAITED, (SECOND, "checked"), (SECOND, "commit")]
+        assert isinstance(raced.results[SECOND], Account)
+    else:
+        assert raced.events == REFUSED_AFTER_WAITING
+        assert isinstance(raced.results[SECOND], ScimNotEnabled)
     db.session.expire_all()
     active = select(func.count()).select_from(ScimToken).where(ScimToken.revoked_at.is_(None))
     assert db.session.get_one(Account, account.id).scim_enabled is False

@@ -1,16 +1,14 @@
 """The two doors racing: one lock order for user changes, and writes ordered against revocation.
 
 Each call runs in its own thread with its own app context, session and database connection, as
-two requests would. A pause inside the first call's transaction (after its checks) gives the
-second call every chance to slip in: the locks must make it wait instead.
+two requests would (tests/services/racing.py). The first call stops inside its transaction after
+its checks; the second is seen waiting on the lock, and gets it only once the first committed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -28,63 +26,15 @@ from heap.services.provisioning import IdpProfile
 from tests.conftest import json_of
 from tests.factories import TeamFactory, UserFactory, role, role_name, scim_account
 from tests.services.helpers import OPERATOR, idp_deactivates
-
-PAUSE = 1.0  # how long the first call waits, inside its transaction, for the second
-
-
-@dataclass
-class Pause:
-    """The first call of ``owner.name`` stops after returning until ``release`` (or PAUSE)."""
-
-    reached: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    # Whether the other call finished while this one was still inside its transaction.
-    overtaken: bool | None = None
-
-
-@contextmanager
-def _pause_after(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Iterator[Pause]:
-    pause = Pause()
-    real = getattr(owner, name)
-    first = threading.Lock()
-
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        if first.acquire(blocking=False):
-            pause.reached.set()
-            pause.overtaken = pause.release.wait(timeout=PAUSE)
-        return result
-
-    monkeypatch.setattr(owner, name, paused)
-    yield pause
-
-
-def _in_thread(app: Flask, call: Callable[[], Any], results: list[Any]) -> threading.Thread:
-    def run() -> None:
-        with app.app_context():
-            try:
-                results.append(call())
-            except HeapError as error:
-                results.append(error)
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
-
-def _second(app: Flask, pause: Pause, call: Callable[[], Any], results: list[Any]) -> None:
-    """Start ``call`` once the first call is paused; tell the first call when it is done."""
-
-    def then_release() -> Any:
-        try:
-            return call()
-        finally:
-            pause.release.set()
-
-    assert pause.reached.wait(timeout=30), "the first call never reached its pause"
-    _in_thread(app, then_release, results).join(timeout=60)
+from tests.services.racing import (
+    ACCOUNT_LOCK,
+    FIRST,
+    SECOND,
+    WAITED,
+    in_thread,
+    is_scim_access_lock,
+    race,
+)
 
 
 def _idp(token_id: int) -> IdentityProvider:
@@ -99,7 +49,7 @@ def _profile(user_name: str, **kwargs: Any) -> IdpProfile:
 
 
 def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient
 ) -> None:
     """Seen on PostgreSQL: the row ended deactivated with role Admin, and Okta's next
     GET-then-PUT with active: true brought back an Admin that nobody assigned."""
@@ -121,15 +71,16 @@ def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
         mine = db.session.get_one(Account, account_id)
         return idp_deactivates(account=mine, actor=_idp(token_id), scim_id=scim_id)
 
-    results: list[Any] = []
-    with _pause_after(monkeypatch, policy, "ensure_may_change_role") as pause:
-        first = _in_thread(app, promote, results)
-        _second(app, pause, deactivate, results)
-        first.join(timeout=60)
+    raced = race(
+        app, first=promote, second=deactivate, pause_after=(policy, "ensure_may_change_role")
+    )
 
-    # The deactivation waited for the role change (the account's lock), then applied.
-    assert pause.overtaken is False
-    assert [type(r).__name__ for r in results] == ["User", "ScimIdentity"], results
+    # The deactivation waited for the role change to commit (its access lock waits on the
+    # account row the role change holds), then applied.
+    assert is_scim_access_lock(raced.blocked_in)
+    assert raced.events == [*WAITED, (SECOND, "commit")]
+    assert isinstance(raced.results[FIRST], User)
+    assert isinstance(raced.results[SECOND], ScimIdentity)
     db.session.expire_all()
     user = db.session.get_one(User, user_id)
     assert (user.is_active, role_name(user)) == (False, None)
@@ -146,9 +97,7 @@ def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
     assert (user.is_active, role_name(user)) == (True, "Analyst")
 
 
-def test_a_deactivation_racing_a_role_change_makes_the_change_refused(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_deactivation_racing_a_role_change_makes_the_change_refused(app: Flask) -> None:
     """The other order: the role change waits for the deactivation, then finds no role."""
     account, _ = scim_account()
     token_id = db.session.scalars(select(ScimToken.id)).one()
@@ -168,14 +117,17 @@ def test_a_deactivation_racing_a_role_change_makes_the_change_refused(
         actor = Member(db.session.get_one(User, admin_id))
         return users.change_role(account=mine, actor=actor, user_id=user_id, role_id=admin_role_id)
 
-    results: list[Any] = []
-    with _pause_after(monkeypatch, policy, "ensure_may_add_or_remove_teammates") as pause:
-        first = _in_thread(app, deactivate, results)
-        _second(app, pause, promote, results)
-        first.join(timeout=60)
+    raced = race(
+        app,
+        first=deactivate,
+        second=promote,
+        pause_after=(policy, "ensure_may_add_or_remove_teammates"),
+    )
 
-    assert pause.overtaken is False
-    assert isinstance(results[0], ScimIdentity) and isinstance(results[1], Invalid), results
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events == [*WAITED, (SECOND, "rollback"), (SECOND, "commit")]
+    assert isinstance(raced.results[FIRST], ScimIdentity)
+    assert isinstance(raced.results[SECOND], Invalid)
     db.session.expire_all()
     user = db.session.get_one(User, user_id)
     assert (user.is_active, role_name(user)) == (False, None)
@@ -192,9 +144,7 @@ def test_the_database_refuses_a_deactivated_user_with_a_role(app: Flask) -> None
 # ---- revocation at write time (finding 8) -------------------------------------------------------
 
 
-def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(app: Flask) -> None:
     account, _ = scim_account()
     token_id = db.session.scalars(select(ScimToken.id)).one()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
@@ -210,15 +160,18 @@ def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(
         mine = db.session.get_one(Account, account_id)
         return scim_settings.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
 
-    results: list[Any] = []
-    with _pause_after(monkeypatch, policy, "ensure_may_add_or_remove_teammates") as pause:
-        first = _in_thread(app, provision, results)
-        _second(app, pause, disable, results)
-        first.join(timeout=60)
+    raced = race(
+        app,
+        first=provision,
+        second=disable,
+        pause_after=(policy, "ensure_may_add_or_remove_teammates"),
+    )
 
     # The disable waited for the write in flight: the write committed first, then SCIM went off.
-    assert pause.overtaken is False
-    assert [type(r).__name__ for r in results] == ["ScimIdentity", "Account"], results
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events == [*WAITED, (SECOND, "commit")]
+    assert isinstance(raced.results[FIRST], ScimIdentity)
+    assert isinstance(raced.results[SECOND], Account)
     db.session.expire_all()
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.account_id == account_id).order_by(AuditEvent.id)
@@ -282,7 +235,7 @@ def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
         return provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
 
     results: list[Any] = []
-    thread = _in_thread(app, request, results)
+    thread = in_thread(app, request, results)
     assert authenticated.wait(timeout=30)
     change(db.session.get_one(Account, account.id), Member(db.session.get_one(User, admin_id)))
     changed.set()
@@ -302,9 +255,7 @@ def test_other_actors_take_no_scim_lock(app: Flask) -> None:
     assert teams.create(account=account, actor=admin, name="Made in Heap").scim_managed is False
 
 
-def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(app: Flask) -> None:
     """The disable holds the account and is about to revoke the tokens; a write starting now
     must not take the token row first (the disable would then wait for it while it waits for
     the account: a deadlock). It waits for the disable instead, and is then refused."""
@@ -324,13 +275,11 @@ def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(
         authenticated.set()
         return provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
 
-    results: list[Any] = []
-    with _pause_after(monkeypatch, policy, "ensure_may_manage_scim") as pause:
-        first = _in_thread(app, disable, results)
-        _second(app, pause, write, results)
-        first.join(timeout=60)
+    raced = race(app, first=disable, second=write, pause_after=(policy, "ensure_may_manage_scim"))
 
-    assert pause.overtaken is False
-    assert {type(r).__name__ for r in results} == {"Account", "Unauthenticated"}, results
+    assert is_scim_access_lock(raced.blocked_in)
+    assert raced.events == [*WAITED, (SECOND, "rollback"), (SECOND, "commit")]
+    assert isinstance(raced.results[FIRST], Account)
+    assert isinstance(raced.results[SECOND], Unauthenticated)
     db.session.expire_all()
     assert lifecycle.find_active_by_email(email="late@example.com") is None
