@@ -39,6 +39,9 @@ class Attempt:
     target_id: str | None = None
     target_label: str | None = None
 
+    def __post_init__(self) -> None:
+        self.who = audit.who(self.actor)
+
     @property
     def target(self) -> audit.Target | None:
         if self.target_kind is None:
@@ -159,7 +162,7 @@ def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
         session.add(
             audit.new_event(
                 attempt.account_id,
-                attempt.actor,
+                attempt.who,
                 attempt.action,
                 attempt.target,
                 AuditOutcome.REFUSED,

@@ -25,6 +25,20 @@ class Target:
     label: str | None = None
 
 
+@dataclass(frozen=True)
+class Who:
+    """An actor as the audit log records it, read while the actor's rows are at hand: a refusal
+    is written after the rollback, when the acting teammate may have been deleted meanwhile."""
+
+    kind: str
+    id: str | None
+    label: str
+
+
+def who(actor: Actor) -> Who:
+    return Who(actor.kind, actor.id, actor.label)
+
+
 def user_target(user: User) -> Target:
     """A teammate by SCIM id and email, for successes and refusals alike: the front end asks
     "why is ada@ not in Heap?" by either."""
@@ -57,7 +71,7 @@ def record(
 
 def new_event(
     account_id: int,
-    actor: Actor,
+    actor: Actor | Who,
     action: str,
     target: Target | None = None,
     outcome: AuditOutcome = AuditOutcome.APPLIED,

@@ -18,7 +18,7 @@ from heap import policy
 from heap.actors import Member
 from heap.errors import LastAdmin, ScimAlreadyEnabled, ScimNotEnabled
 from heap.extensions import db
-from heap.models import Account, ScimToken, User
+from heap.models import Account, AuditEvent, AuditOutcome, ScimToken, User
 from heap.services import scim_settings, users
 from tests.factories import AccountFactory, UserFactory, role, role_name
 from tests.services.racing import ACCOUNT_LOCK, FIRST, SECOND, WAITED, race
@@ -64,6 +64,7 @@ def test_two_admins_removing_each_other_leave_one_admin(app: Flask) -> None:
     account = cast(Account, AccountFactory.create())
     ada = cast(User, UserFactory.create(account=account, admin=True))
     bob = cast(User, UserFactory.create(account=account, admin=True))
+    ada_email, bob_email = ada.email, bob.email
 
     def remove(actor_id: int, target_id: int) -> Callable[[], Any]:
         def call() -> Any:
@@ -81,13 +82,18 @@ def test_two_admins_removing_each_other_leave_one_admin(app: Flask) -> None:
     )
 
     assert raced.blocked_in.startswith(ACCOUNT_LOCK)
-    # Not the refusal's audit event after the rollback: its actor, Bob, is the user the first
-    # call deleted, and heap.transaction logs "could not record refused user.remove" instead.
     assert raced.events[:6] == [*WAITED, (SECOND, "checked"), (SECOND, "rollback")]
     assert raced.results[FIRST] is None
     assert isinstance(raced.results[SECOND], LastAdmin)
     db.session.expire_all()
     assert db.session.scalars(select(User.id)).all() == [ada.id]
+    # The refusal is in the log though its actor, Bob, was deleted by the first call meanwhile.
+    refused = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.outcome == AuditOutcome.REFUSED.value)
+    ).all()
+    assert [(e.action, e.actor_label, e.target_label) for e in refused] == [
+        ("user.remove", bob_email, ada_email)
+    ]
 
 
 def test_two_concurrent_enables_mint_one_token(app: Flask) -> None:
