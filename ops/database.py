@@ -101,11 +101,6 @@ def engine_options(
     # ``options`` say (tests put their search_path there) and add the server settings.
     sent = connect_args.get("options", parsed.query.get("options", ""))
     settings = [sent if isinstance(sent, str) else " ".join(sent)]
-    # psycopg prepares a statement on its fifth run, and PostgreSQL may then plan it once for
-    # every value (a generic plan): removing 100 members of a 100,000-member team went from
-    # 6 ms to 523 ms that way (bench/scale.py). Custom plans keep the prepared parse and plan
-    # each run for its own values.
-    settings.append("-c plan_cache_mode=force_custom_plan")
     if statement_timeout > 0:
         settings.append(f"-c statement_timeout={round(statement_timeout * 1000)}")
         if parsed.get_driver_name() == "psycopg":

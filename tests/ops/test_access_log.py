@@ -90,9 +90,7 @@ def test_statement_timeout_keeps_the_urls_own_options() -> None:
     )
     assert options["pool_pre_ping"] is True and options["pool_timeout"] == 4
     args = options["connect_args"]
-    assert args["options"] == (
-        "-csearch_path=heap_test_1 -c plan_cache_mode=force_custom_plan -c statement_timeout=2500"
-    )
+    assert args["options"] == "-csearch_path=heap_test_1 -c statement_timeout=2500"
     assert args["connect_timeout"] == 2  # libpq's own minimum
     assert args["heap_answer_timeout"] == 4.5
     assert (
@@ -100,9 +98,7 @@ def test_statement_timeout_keeps_the_urls_own_options() -> None:
         == {}
     )
     off = engine_options(url, {}, connect_timeout=3, statement_timeout=0, pool_timeout=4)
-    assert off["connect_args"]["options"] == (
-        "-csearch_path=heap_test_1 -c plan_cache_mode=force_custom_plan"
-    )
+    assert off["connect_args"]["options"] == "-csearch_path=heap_test_1"
     assert "heap_answer_timeout" not in off["connect_args"]
 
 
@@ -122,8 +118,6 @@ def test_the_app_connects_with_the_timeouts(app: Flask, backend: str) -> None:
     )
     with configured.app_context(), db.engine.connect() as connection:
         assert connection.execute(text("SHOW statement_timeout")).scalar() == "3s"
-        plan_cache_mode = connection.execute(text("SHOW plan_cache_mode")).scalar()
-        assert plan_cache_mode == "force_custom_plan"
         # The URL's search_path (the test schema) survived the merge.
         assert (
             connection.execute(text("SHOW search_path")).scalar()
