@@ -7,53 +7,24 @@ from sqlalchemy import literal
 
 from heap.models import ScimIdentity, Team
 from heap.services import teams
-from scim.attributes.model import Attr, Column, Elements, Lives, ResourceType, Schema
+from scim.attributes.model import (
+    Attr,
+    Column,
+    Elements,
+    Lives,
+    ResourceType,
+    Schema,
+    common_attributes,
+)
 from scim.constants import GROUP_URN
 
-COMMON = (
-    Attr(
-        "id",
-        "Heap's stable id for the team (a UUID).",
-        case_exact=True,
-        mutability="readOnly",
-        returned="always",
-        uniqueness="server",
-        lives=Lives.COLUMN,
-        filter=Column(Team.scim_id.expression),
-    ),
-    Attr(
-        "externalId",
-        "The identity provider's id for the group, as sent.",
-        case_exact=True,
-        lives=Lives.COLUMN,
-        filter=Column(Team.external_id.expression),
-    ),
-    Attr(
-        "meta",
-        type="complex",
-        mutability="readOnly",
-        lives=Lives.DERIVED,
-        sub_attributes=(
-            Attr(
-                "resourceType",
-                mutability="readOnly",
-                filter=Column(literal("Group")),
-            ),
-            Attr(
-                "created",
-                type="dateTime",
-                mutability="readOnly",
-                filter=Column(Team.created_at.expression),
-            ),
-            Attr(
-                "lastModified",
-                type="dateTime",
-                mutability="readOnly",
-                filter=Column(Team.updated_at.expression),
-            ),
-            Attr("location", type="reference", mutability="readOnly"),
-        ),
-    ),
+COMMON = common_attributes(
+    "team",
+    id=Team.scim_id.expression,
+    external_id=Team.external_id.expression,
+    created=Team.created_at.expression,
+    last_modified=Team.updated_at.expression,
+    resource_type=literal("Group"),
 )
 
 CORE = Schema(

@@ -90,3 +90,56 @@ class ResourceType:
     schema: Schema
     common: tuple[Attr, ...]
     extensions: tuple[Schema, ...] = ()
+
+
+def common_attributes(
+    noun: str,
+    *,
+    id: ColumnElement[Any],
+    external_id: ColumnElement[Any],
+    created: ColumnElement[Any],
+    last_modified: ColumnElement[Any],
+    resource_type: ColumnElement[Any] | None = None,
+) -> tuple[Attr, ...]:
+    """``id``, ``externalId`` and ``meta`` (RFC 7643 §3.1): every resource has them, each
+    resource type in its own columns."""
+    return (
+        Attr(
+            "id",
+            f"Heap's stable id for the {noun} (a UUID).",
+            case_exact=True,
+            mutability="readOnly",
+            returned="always",
+            uniqueness="server",
+            lives=Lives.COLUMN,
+            filter=Column(id),
+        ),
+        Attr(
+            "externalId",
+            f"The identity provider's id for the {noun}, as sent.",
+            case_exact=True,
+            lives=Lives.COLUMN,
+            filter=Column(external_id),
+        ),
+        Attr(
+            "meta",
+            type="complex",
+            mutability="readOnly",
+            lives=Lives.DERIVED,
+            sub_attributes=(
+                Attr(
+                    "resourceType",
+                    mutability="readOnly",
+                    filter=None if resource_type is None else Column(resource_type),
+                ),
+                Attr("created", type="dateTime", mutability="readOnly", filter=Column(created)),
+                Attr(
+                    "lastModified",
+                    type="dateTime",
+                    mutability="readOnly",
+                    filter=Column(last_modified),
+                ),
+                Attr("location", type="reference", mutability="readOnly"),
+            ),
+        ),
+    )

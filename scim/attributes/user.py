@@ -15,7 +15,15 @@ from sqlalchemy import ColumnElement, String, literal, or_
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from heap.models import Role, ScimIdentity, User
-from scim.attributes.model import Attr, Column, Elements, Lives, ResourceType, Schema
+from scim.attributes.model import (
+    Attr,
+    Column,
+    Elements,
+    Lives,
+    ResourceType,
+    Schema,
+    common_attributes,
+)
 from scim.constants import ENTERPRISE_USER_URN, HEAP_USER_URN, USER_URN
 
 
@@ -38,46 +46,12 @@ def _also_sent_email(predicate: ColumnElement[bool]) -> ColumnElement[bool]:
 # A role must be named exactly: Heap's role names are case-exact, unlike most SCIM strings.
 _ROLE = Column(Role.name.expression)
 
-COMMON = (
-    Attr(
-        "id",
-        "Heap's stable id for the user (a UUID).",
-        case_exact=True,
-        mutability="readOnly",
-        returned="always",
-        uniqueness="server",
-        lives=Lives.COLUMN,
-        filter=Column(ScimIdentity.id.expression),
-    ),
-    Attr(
-        "externalId",
-        "The identity provider's id for the user, as sent. Entra looks users up by it first.",
-        case_exact=True,
-        lives=Lives.COLUMN,
-        filter=Column(ScimIdentity.external_id.expression),
-    ),
-    Attr(
-        "meta",
-        type="complex",
-        mutability="readOnly",
-        lives=Lives.DERIVED,
-        sub_attributes=(
-            Attr("resourceType", mutability="readOnly"),
-            Attr(
-                "created",
-                type="dateTime",
-                mutability="readOnly",
-                filter=Column(ScimIdentity.created_at.expression),
-            ),
-            Attr(
-                "lastModified",
-                type="dateTime",
-                mutability="readOnly",
-                filter=Column(ScimIdentity.last_modified.expression),
-            ),
-            Attr("location", type="reference", mutability="readOnly"),
-        ),
-    ),
+COMMON = common_attributes(
+    "user",
+    id=ScimIdentity.id.expression,
+    external_id=ScimIdentity.external_id.expression,
+    created=ScimIdentity.created_at.expression,
+    last_modified=ScimIdentity.last_modified.expression,
 )
 
 CORE = Schema(
