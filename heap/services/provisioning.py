@@ -7,7 +7,8 @@ service module whoever changes them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
@@ -217,12 +218,7 @@ def modify(
     A PATCH is applied to the user's current document by ``edit``; anything ``edit`` raises
     rolls the whole request back, so operations are atomic.
     """
-    attempt = Attempt(account.id, actor, "user.update", "user", scim_id)
-    with unit_of_work(attempt):
-        hold_access(account=account, actor=actor)
-        policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id, lock=True)
-        attempt.aim(audit.user_target(identity.user))
+    with _changing(account, actor, "user.update", scim_id) as identity:
         profile = edit(identity)
         _clean_user_name(profile.user_name)
         user = identity.user
@@ -259,12 +255,7 @@ def modify(
 
 def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
     """Remove the user and the SCIM identity for good (Entra's DELETE)."""
-    attempt = Attempt(account.id, actor, "user.delete", "user", scim_id)
-    with unit_of_work(attempt):
-        hold_access(account=account, actor=actor)
-        policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id, lock=True)
-        attempt.aim(audit.user_target(identity.user))
+    with _changing(account, actor, "user.delete", scim_id) as identity:
         user = identity.user
         was_admin = user.is_admin
         lifecycle.record(account, actor, "user.delete", user, reason=_DELETED)
@@ -272,6 +263,20 @@ def delete(*, account: Account, actor: Actor, scim_id: str) -> None:
         if was_admin:
             db.session.flush()
             _record_if_no_admin_left(account, actor, user)
+
+
+@contextmanager
+def _changing(account: Account, actor: Actor, action: str, scim_id: str) -> Iterator[ScimIdentity]:
+    """The transaction of one IdP change to one user, and its first steps: the access check
+    (ordered against disable and revoke), the SCIM-mode rule, the user read and locked (after
+    the account: the one lock order), and the refusal's audit target."""
+    attempt = Attempt(account.id, actor, action, "user", scim_id)
+    with unit_of_work(attempt):
+        hold_access(account=account, actor=actor)
+        policy.ensure_may_add_or_remove_teammates(account, actor)
+        identity = get_identity(account=account, scim_id=scim_id, lock=True)
+        attempt.aim(audit.user_target(identity.user))
+        yield identity
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -319,10 +324,10 @@ def _record_if_no_admin_left(account: Account, actor: Actor, user: User) -> None
     """The IdP's removals always apply; when one leaves no Admin, the log says so."""
     if _count_admins(account) == 0:
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="account.no_admin",
-            target=audit.account_target(account),
+            account.id,
+            actor,
+            "account.no_admin",
+            audit.account_target(account),
             reason=_NO_ADMIN_LEFT.format(email=user.email),
             details={"removed": user.email},
         )
