@@ -159,15 +159,13 @@ def _record_refusal(attempt: Attempt | None, error: HeapError) -> None:
         return
     session = db.session
     try:
-        session.add(
-            audit.new_event(
-                attempt.account_id,
-                attempt.who,
-                attempt.action,
-                attempt.target,
-                AuditOutcome.REFUSED,
-                reason=f"{error.code}: {error.message}",
-            )
+        audit.record(
+            attempt.account_id,
+            attempt.who,
+            attempt.action,
+            attempt.target,
+            outcome=AuditOutcome.REFUSED,
+            reason=f"{error.code}: {error.message}",
         )
         session.commit()
     except SQLAlchemyError:

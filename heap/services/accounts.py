@@ -72,10 +72,10 @@ def create(
         db.session.flush()
         roles.seed_builtin(account=account)
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="account.create",
-            target=audit.Target("account", account.id, name),
+            account.id,
+            actor,
+            "account.create",
+            audit.Target("account", account.id, name),
             details={"plan": plan.value, "sso_configured": sso_configured},
         )
         if admin_email is not None:
@@ -100,10 +100,10 @@ def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
         if account.plan != plan.value:
             old_plan, account.plan = account.plan, plan.value
             audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="account.set_plan",
-                target=audit.account_target(account),
+                account.id,
+                actor,
+                "account.set_plan",
+                audit.account_target(account),
                 details={"from": old_plan, "to": plan.value},
             )
     return account
@@ -116,10 +116,10 @@ def configure_sso(*, account: Account, actor: Actor, configured: bool) -> Accoun
         if account.sso_configured != configured:
             account.sso_configured = configured
             audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="account.configure_sso",
-                target=audit.account_target(account),
+                account.id,
+                actor,
+                "account.configure_sso",
+                audit.account_target(account),
                 details={"sso_configured": configured},
             )
     return account

@@ -12,7 +12,7 @@ from sqlalchemy import String
 
 from heap.actors import Actor
 from heap.extensions import db
-from heap.models import Account, AuditEvent, AuditOutcome, Team, User
+from heap.models import Account, AuditEvent, AuditOutcome, Role, ScimToken, Team, User
 from heap.text import repaired
 
 
@@ -53,40 +53,34 @@ def team_target(team: Team) -> Target:
     return Target("team", team.scim_id, team.name)
 
 
+def role_target(role: Role) -> Target:
+    return Target("role", role.id, role.name)
+
+
+def token_target(token: ScimToken) -> Target:
+    """A token by its prefix: the only part of it anyone ever sees again."""
+    return Target("scim_token", token.id, token.prefix)
+
+
 def record(
-    *,
-    account_id: int,
-    actor: Actor,
-    action: str,
-    target: Target | None = None,
-    outcome: AuditOutcome = AuditOutcome.APPLIED,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add an event to the current transaction; it commits or rolls back with the change."""
-    event = new_event(account_id, actor, action, target, outcome, reason, details)
-    db.session.add(event)
-    return event
-
-
-def new_event(
     account_id: int,
     actor: Actor | Who,
     action: str,
     target: Target | None = None,
+    *,
     outcome: AuditOutcome = AuditOutcome.APPLIED,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """An event whose text fits its columns, whatever a request sent.
+    """Add an event to the current transaction; it commits or rolls back with the change.
 
-    Ids and labels often come from the request (a SCIM id in the URL, a userName): PostgreSQL
-    refuses a value longer than its column, and any text holding NUL (or a lone surrogate), and
-    a refusal whose audit row cannot be written is a refusal nobody can find. They are cut to
-    fit instead.
+    Its text is cut to fit its columns, whatever a request sent: ids and labels often come
+    from the request (a SCIM id in the URL, a userName), PostgreSQL refuses a value longer than
+    its column or holding NUL, and a refusal whose audit row cannot be written is a refusal
+    nobody can find.
     """
     target_id = None if target is None or target.id is None else str(target.id)
-    return AuditEvent(
+    event = AuditEvent(
         account_id=account_id,
         actor_kind=_fit("actor_kind", actor.kind),
         actor_id=_fit("actor_id", actor.id),
@@ -99,6 +93,8 @@ def new_event(
         reason=_fit("reason", reason),
         details=details,
     )
+    db.session.add(event)
+    return event
 
 
 def _fit(column: str, value: str | None) -> str | None:

@@ -125,10 +125,10 @@ def verify(*, account: Account, actor: Actor, domain: str) -> Verified:
             db.session.add(found)
             db.session.flush()
             audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="account.verify_domain",
-                target=audit.Target("domain", found.id, name),
+                account.id,
+                actor,
+                "account.verify_domain",
+                audit.Target("domain", found.id, name),
             )
         held = _held_elsewhere(account=account, domain=name)
     return Verified(domain=found, held_elsewhere=held)
@@ -147,10 +147,10 @@ def unverify(*, account: Account, actor: Actor, domain: str) -> None:
         if found is None:
             raise NotFound(f"{name} is not a verified domain of {account.name}.", field="domain")
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="account.unverify_domain",
-            target=audit.Target("domain", found.id, name),
+            account.id,
+            actor,
+            "account.unverify_domain",
+            audit.Target("domain", found.id, name),
         )
         db.session.delete(found)
 

@@ -123,9 +123,9 @@ def _record_per_account(
     with unit_of_work():
         for account_id, count in sorted(deleted.items()):
             audit.record(
-                account_id=account_id,
-                actor=actor,
-                action=action,
-                target=audit.Target("account", account_id),
+                account_id,
+                actor,
+                action,
+                audit.Target("account", account_id),
                 details={"deleted": count, "older_than_days": older_than_days},
             )

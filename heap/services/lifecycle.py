@@ -239,10 +239,10 @@ def record(
 ) -> None:
     """A user event, targeted by SCIM id and email: what the front end searches the log by."""
     audit.record(
-        account_id=account.id,
-        actor=actor,
-        action=action,
-        target=audit.user_target(user),
+        account.id,
+        actor,
+        action,
+        audit.user_target(user),
         details=details,
         reason=reason,
     )

@@ -47,9 +47,9 @@ def repair_json_text(*, actor: Actor, dry_run: bool = False) -> list[Repaired]:
         for result in found:
             for account_id in sorted(result.account_ids):
                 audit.record(
-                    account_id=account_id,
-                    actor=actor,
-                    action="data.repair_text",
+                    account_id,
+                    actor,
+                    "data.repair_text",
                     details={"column": result.column},
                     reason="Unpaired UTF-16 surrogates or NULs stored before they were refused "
                     "were replaced by U+FFFD.",

@@ -72,12 +72,7 @@ def create(*, account: Account, actor: Actor, name: str) -> Role:
         role = Role(account_id=account.id, name=name)
         db.session.add(role)
         db.session.flush()
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="role.create",
-            target=audit.Target("role", role.id, role.name),
-        )
+        audit.record(account.id, actor, "role.create", audit.role_target(role))
     return role
 
 
@@ -91,10 +86,10 @@ def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
             _ensure_name_free(account=account, name=name, except_role=role)
             old_name, role.name = role.name, name
             audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="role.rename",
-                target=audit.Target("role", role.id, name),
+                account.id,
+                actor,
+                "role.rename",
+                audit.Target("role", role.id, name),
                 details={"from": old_name, "to": name},
             )
     return role
@@ -106,12 +101,7 @@ def delete(*, account: Account, actor: Actor, role_id: int) -> None:
         role = get(account=account, role_id=role_id)
         in_use = db.session.scalar(select(func.count()).where(User.role_id == role.id)) or 0
         policy.ensure_may_delete_role(account, role, actor, users_with_role=in_use)
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="role.delete",
-            target=audit.Target("role", role.id, role.name),
-        )
+        audit.record(account.id, actor, "role.delete", audit.role_target(role))
         db.session.delete(role)
 
 

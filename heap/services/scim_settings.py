@@ -32,10 +32,10 @@ def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Acc
         account.scim_enabled_at = utcnow()
         account.scim_enabled_by = actor.label
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="scim.enable",
-            target=audit.account_target(account),
+            account.id,
+            actor,
+            "scim.enable",
+            audit.account_target(account),
             details={"default_role": role.name},
         )
         _, raw = _mint(account=account, actor=actor)
@@ -65,10 +65,10 @@ def disable(*, account: Account, actor: Actor) -> Account:
         account.scim_enabled = False
         account.scim_default_role = None
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="scim.disable",
-            target=audit.account_target(account),
+            account.id,
+            actor,
+            "scim.disable",
+            audit.account_target(account),
             details={"tokens_revoked": revoked, "teams_unlinked": unlinked},
         )
     return account
@@ -81,12 +81,7 @@ def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account
         role = roles.get(account=account, role_id=role_id)
         if account.scim_default_role_id != role.id:
             account.scim_default_role_id = role.id
-            audit.record(
-                account_id=account.id,
-                actor=actor,
-                action="scim.set_default_role",
-                target=audit.Target("role", role.id, role.name),
-            )
+            audit.record(account.id, actor, "scim.set_default_role", audit.role_target(role))
     return account
 
 
@@ -108,12 +103,7 @@ def revoke_token(*, account: Account, actor: Actor, token_id: int) -> ScimToken:
         if token.revoked_at is not None:
             raise TokenRevoked("That token is already revoked.", field="tokenId")
         token.revoked_at = utcnow()
-        audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="scim.revoke_token",
-            target=audit.Target("scim_token", token.id, token.prefix),
-        )
+        audit.record(account.id, actor, "scim.revoke_token", audit.token_target(token))
     return token
 
 
@@ -217,10 +207,5 @@ def _mint(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
     )
     db.session.add(token)
     db.session.flush()
-    audit.record(
-        account_id=account.id,
-        actor=actor,
-        action="scim.mint_token",
-        target=audit.Target("scim_token", token.id, token.prefix),
-    )
+    audit.record(account.id, actor, "scim.mint_token", audit.token_target(token))
     return token, raw

@@ -367,10 +367,10 @@ def _record_skipped(
     named = [skip for skip in skipped.values() if skip.email is not None][:MAX_NAMED_SKIPS]
     for skip in named:
         audit.record(
-            account_id=account.id,
-            actor=actor,
-            action="team.add_member",
-            target=audit.Target("user", skip.ref, skip.email),
+            account.id,
+            actor,
+            "team.add_member",
+            audit.Target("user", skip.ref, skip.email),
             outcome=AuditOutcome.SKIPPED,
             reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
             details={"team": team.scim_id},
@@ -409,10 +409,10 @@ def _record(
     reason: str | None = None,
 ) -> None:
     audit.record(
-        account_id=account.id,
-        actor=actor,
-        action=action,
-        target=audit.team_target(team),
+        account.id,
+        actor,
+        action,
+        audit.team_target(team),
         outcome=outcome,
         reason=reason,
         details=details,

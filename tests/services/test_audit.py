@@ -22,10 +22,10 @@ def test_record_writes_with_the_change_and_lists_newest_first(app: Flask) -> Non
     with unit_of_work():
         for n in range(5):
             audit.record(
-                account_id=account.id,
-                actor=OPERATOR,
-                action=f"test.{n}",
-                target=audit.Target("thing", n),
+                account.id,
+                OPERATOR,
+                f"test.{n}",
+                audit.Target("thing", n),
                 details={"n": n},
             )
         audit.record(account_id=other.id, actor=OPERATOR, action="test.other")
