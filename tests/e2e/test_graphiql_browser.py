@@ -128,7 +128,13 @@ def test_graphiql_runs_the_readme_query_with_outside_hosts_blocked(
     screenshot = tmp_path / "graphiql.png"
     page.screenshot(path=str(screenshot))
 
-    # What the user typed survives a reload: GraphiQL keeps the tab and the headers.
+    # What the user typed survives a reload: GraphiQL keeps the tab and the headers. It stores
+    # them a moment after the last keystroke (a debounce), so wait for the write, not a clock.
+    page.wait_for_function(
+        "token => (localStorage.getItem('graphiql:tabState') || '').includes(token)",
+        arg=viewer_token,
+        timeout=SECONDS,
+    )
     page.reload()
     expect(query_editor).to_contain_text("viewerCannotEnableReasons", timeout=SECONDS)
     page.get_by_role("button", name="Headers", exact=True).click()
