@@ -8,7 +8,7 @@ modelled, kept or dropped is the attribute table's word (``scim.attributes``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_load
 from marshmallow.validate import Length
@@ -30,6 +30,39 @@ _NAME_COLUMNS = USER_NAMES.modelled_parts["name"]
 
 def _canonical_keys(data: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
     return {names.get(key.lower(), key): value for key, value in data.items()}
+
+
+def _in_sent_order(loaded: dict[str, Any], sent: Any, names: Mapping[str, str]) -> dict[str, Any]:
+    """``loaded`` with its keys in the order the client sent them (defaults last).
+
+    marshmallow gathers the attributes it keeps as sent (``unknown = INCLUDE``) from a set
+    difference, so their order would follow the process's hash seed: two gunicorn workers would
+    store and echo one body in two orders.
+    """
+    if not isinstance(sent, Mapping):
+        return loaded
+    position = {names.get(key.lower(), key): i for i, key in enumerate(sent)}
+    return dict(sorted(loaded.items(), key=lambda item: position.get(item[0], len(position))))
+
+
+class _Lenient(Schema):
+    """A SCIM object read as IdPs send it: attribute names in any case (RFC 7643 §2.1) take the
+    schema's casing, and whatever Heap does not model is kept, in the order it came."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    NAMES: ClassVar[Mapping[str, str]] = {}
+
+    @pre_load
+    def canonical(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return _canonical_keys(data, self.NAMES)
+
+    @post_load(pass_original=True)
+    def in_sent_order(self, data: dict[str, Any], original: Any, **kwargs: Any) -> dict[str, Any]:
+        return _in_sent_order(data, original, self.NAMES)
 
 
 class _Text(fields.String):
@@ -56,18 +89,11 @@ class _StrictBoolean(fields.Field[bool]):
         return found
 
 
-class _NameSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
+class _NameSchema(_Lenient):
+    NAMES = {"givenname": "givenName", "familyname": "familyName"}
 
     givenName = _Text(load_default="")
     familyName = _Text(load_default="")
-
-    @pre_load
-    def canonical(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        return _canonical_keys(data, {"givenname": "givenName", "familyname": "familyName"})
 
 
 class _ElementValue(fields.Field[str]):
@@ -83,35 +109,20 @@ class _ElementValue(fields.Field[str]):
         return value
 
 
-class _ElementSchema(Schema):
+class _ElementSchema(_Lenient):
     """An element of a multi-valued attribute (RFC 7643 §2.4); Entra sends ``"primary":"True"``."""
 
-    class Meta:
-        unknown = INCLUDE
+    NAMES = {"value": "value", "type": "type", "primary": "primary", "display": "display"}
 
     value = _ElementValue()
     type = fields.String(allow_none=True)
     primary = _StrictBoolean()
 
-    @pre_load
-    def canonical(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        names = {"value": "value", "type": "type", "primary": "primary", "display": "display"}
-        return _canonical_keys(data, names)
 
-
-class _HeapExtensionSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
+class _HeapExtensionSchema(_Lenient):
+    NAMES = {"heaprole": "heapRole"}
 
     heapRole = fields.String(allow_none=True)
-
-    @pre_load
-    def canonical(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        return _canonical_keys(data, {"heaprole": "heapRole"})
 
 
 class UserSchema(Schema):
@@ -143,8 +154,9 @@ class UserSchema(Schema):
         loaded = _canonical_keys(data, USER_NAMES.canonical)
         return {k: v for k, v in loaded.items() if k not in _DROPPED and k != "heap_extension"}
 
-    @post_load
-    def profile(self, data: dict[str, Any], **kwargs: Any) -> IdpProfile:
+    @post_load(pass_original=True)
+    def profile(self, data: dict[str, Any], original: Any, **kwargs: Any) -> IdpProfile:
+        data = _in_sent_order(data, original, USER_NAMES.canonical)
         name = data.pop("name", None) or {}
         emails = data.get("emails") or []
         extra = {k: v for k, v in data.items() if k not in (*_MODELLED, "heap_extension")}

@@ -240,6 +240,26 @@ def test_unmodelled_attributes_round_trip(idp: Idp) -> None:
     assert got == want
 
 
+def test_attributes_kept_as_sent_come_back_in_the_order_sent(idp: Idp) -> None:
+    # Twelve names in an order no hash would give by chance (1 in 12!): kept attributes once
+    # followed the process's hash seed, so two gunicorn workers stored one body two ways.
+    kept = ["zulu", "yankee", "xray", "whiskey", "victor", "uniform", "tango", "sierra", "romeo"]
+    kept += ["quebec", "papa", "oscar"]
+    name = {"honorificSuffix": "III", "middleName": "X", "honorificPrefix": "Ms."}
+    body = okta_user(**{key: key.upper() for key in kept}, name={**OKTA_CREATE["name"], **name})
+    # Sent as bytes: the test client's json= would sort the keys, as Okta and Entra never do.
+    sent = idp.client.post(
+        "/scim/v2/Users",
+        data=json.dumps(body),
+        headers={"Authorization": f"Bearer {idp.token}", "Content-Type": "application/scim+json"},
+    )
+    got = json.loads(sent.get_data())
+    assert [key for key in got if key in kept] == kept
+    assert [key for key in got["name"] if key in name] == list(name)
+    again = json.loads(idp.call("GET", f"/Users/{got['id']}").get_data())
+    assert [key for key in again if key in kept] == kept
+
+
 @pytest.mark.parametrize(
     ("placement", "body_changes"),
     [
