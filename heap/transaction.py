@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
-from heap.actors import Actor
-from heap.errors import AlreadyExists, Busy, HeapError
+from heap.actors import Actor, Member
+from heap.errors import AlreadyExists, Busy, HeapError, Unauthenticated
 from heap.extensions import db
-from heap.models import Account, AuditOutcome
+from heap.models import Account, AuditOutcome, User
 from heap.services import audit
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ class Attempt:
     target_id: str | None = None
     target_label: str | None = None
 
+    @classmethod
+    def on_account(cls, account: Account, actor: Actor, action: str) -> Attempt:
+        """An attempt on the account itself (its plan, SSO, SCIM), named as a success is."""
+        return cls(account.id, actor, action, "account", str(account.id), account.name)
+
     def __post_init__(self) -> None:
         self.who = audit.who(self.actor)
 
@@ -53,6 +59,11 @@ class Attempt:
         self.target_id = None if target.id is None else str(target.id)
 
 
+# Set in the session's info once a unit of work has committed in it: a door that fails after
+# that (reading back what it wrote) must not tell the client to retry a change already made.
+CHANGES_COMMITTED = "heap.changes_committed"
+
+
 @contextmanager
 def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
     """Run a block as one transaction; on a refusal, record it in its own transaction.
@@ -64,6 +75,7 @@ def unit_of_work(attempt: Attempt | None = None) -> Iterator[None]:
     try:
         yield
         _commit_keeping_state()
+        session.info[CHANGES_COMMITTED] = True
     except IntegrityError as error:
         session.rollback()
         # The constraint's name, not the database's message: PostgreSQL's names the key's
@@ -104,7 +116,10 @@ def _commit_keeping_state() -> None:
 
     The caller (a door) answers with what it just wrote: expired, each object would be read
     back with one SELECT per row and relationship (four after a SCIM create). Only this commit
-    keeps its state; a session lives for one request, so the next request reads afresh.
+    keeps its state. Whatever a later unit of work in the same session decides on is read
+    under its own lock (``lock_account``, ``hold_access``, ``lock_user_rows``), which reloads
+    the rows it locks; a plain ``session.get`` of an object still in the session may answer
+    from memory, as it would within one transaction.
     """
     session = db.session()
     session.expire_on_commit = False
@@ -120,7 +135,7 @@ def _is_contention(error: OperationalError) -> bool:
     return "database is locked" in str(error.orig)
 
 
-def lock_account(account: Account) -> None:
+def lock_account(account: Account, actor: Actor | None = None) -> None:
     """Serialize this transaction with every other one that locks the same account.
 
     Call it as the first statement inside ``unit_of_work``, before any check that reads what a
@@ -128,6 +143,10 @@ def lock_account(account: Account) -> None:
     UPDATE takes the account row's lock on PostgreSQL and SQLite's write lock, so a second caller
     waits for the first to commit (on SQLite up to its busy_timeout) and then decides on fresh
     data. The account is reloaded once the lock is held, as the caller's copy may be stale.
+
+    A teammate acting in Heap is read again too: while this call waited, an Admin may have
+    demoted or removed them, or the IdP deactivated them, and every rule that follows reads
+    their role. Their session ends with that change, so the call is refused as signed out.
     """
     db.session.execute(
         update(Account)
@@ -136,6 +155,26 @@ def lock_account(account: Account) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(account)
+    if isinstance(actor, Member):
+        _read_member_again(actor)
+
+
+def _read_member_again(member: Member) -> None:
+    signed_in_generation = member.user.session_generation
+    user = db.session.execute(
+        select(User)
+        .where(User.id == member.user.id)
+        .options(joinedload(User.role))
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if user is None or not user.is_active or user.session_generation != signed_in_generation:
+        raise Unauthenticated(_SESSION_ENDED)
+
+
+_SESSION_ENDED = (
+    "Your Heap session ended while this change waited: you were removed, deactivated or signed "
+    "out. Sign in again."
+)
 
 
 def take_sqlite_write_lock() -> None:

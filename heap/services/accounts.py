@@ -95,7 +95,7 @@ def _add_first_admin(*, account: Account, actor: Actor, email: str) -> None:
 
 def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
     """Leaving Premier keeps SCIM settings but idles them: the SCIM door answers 403 meanwhile."""
-    with unit_of_work(Attempt(account.id, actor, "account.set_plan", "account", str(account.id))):
+    with unit_of_work(Attempt.on_account(account, actor, "account.set_plan")):
         policy.ensure_admin(actor)
         if account.plan != plan.value:
             old_plan, account.plan = account.plan, plan.value
@@ -110,7 +110,7 @@ def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:
 
 
 def configure_sso(*, account: Account, actor: Actor, configured: bool) -> Account:
-    attempt = Attempt(account.id, actor, "account.configure_sso", "account", str(account.id))
+    attempt = Attempt.on_account(account, actor, "account.configure_sso")
     with unit_of_work(attempt):
         policy.ensure_admin(actor)
         if account.sso_configured != configured:

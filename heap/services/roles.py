@@ -13,7 +13,7 @@ from heap.extensions import db
 from heap.models import ADMIN_ROLE, BUILTIN_ROLES, Account, Role, User
 from heap.services import audit
 from heap.text import require_storable
-from heap.transaction import Attempt, unit_of_work
+from heap.transaction import Attempt, lock_account, unit_of_work
 
 MAX_ROLE_NAME = 64
 
@@ -64,10 +64,11 @@ def valid_roles_sentence(*, account: Account) -> str:
 
 
 def create(*, account: Account, actor: Actor, name: str) -> Role:
-    name = _clean_name(name)
     attempt = Attempt(account.id, actor, "role.create", "role", target_label=name)
     with unit_of_work(attempt):
+        lock_account(account, actor)
         policy.ensure_may_manage_roles(actor)
+        name = _clean_name(name)
         _ensure_name_free(account=account, name=name)
         role = Role(account_id=account.id, name=name)
         db.session.add(role)
@@ -79,7 +80,9 @@ def create(*, account: Account, actor: Actor, name: str) -> Role:
 def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
     attempt = Attempt(account.id, actor, "role.rename", "role", str(role_id))
     with unit_of_work(attempt):
+        lock_account(account, actor)
         role = get(account=account, role_id=role_id)
+        attempt.aim(audit.role_target(role))
         policy.ensure_may_rename_role(role, actor)
         name = _clean_name(name)
         if name != role.name:
@@ -98,7 +101,9 @@ def rename(*, account: Account, actor: Actor, role_id: int, name: str) -> Role:
 def delete(*, account: Account, actor: Actor, role_id: int) -> None:
     attempt = Attempt(account.id, actor, "role.delete", "role", str(role_id))
     with unit_of_work(attempt):
+        lock_account(account, actor)
         role = get(account=account, role_id=role_id)
+        attempt.aim(audit.role_target(role))
         in_use = db.session.scalar(select(func.count()).where(User.role_id == role.id)) or 0
         policy.ensure_may_delete_role(account, role, actor, users_with_role=in_use)
         audit.record(account.id, actor, "role.delete", audit.role_target(role))

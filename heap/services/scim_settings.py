@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from heap import policy, tokens
-from heap.actors import Actor, IdentityProvider
+from heap.actors import Actor, IdentityProvider, Member
 from heap.errors import NotFound, TokenRevoked, Unauthenticated
 from heap.extensions import db, execute_counting
 from heap.models import Account, ScimToken, Team, utcnow
@@ -23,8 +23,8 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 def enable(*, account: Account, actor: Actor, default_role_id: int) -> tuple[Account, str]:
     """Turn SCIM on; returns the first bearer token, which is never shown again."""
-    with unit_of_work(Attempt(account.id, actor, "scim.enable", "account", str(account.id))):
-        lock_account(account)
+    with unit_of_work(Attempt.on_account(account, actor, "scim.enable")):
+        lock_account(account, actor)
         policy.ensure_may_enable_scim(account, actor)
         role = roles.get(account=account, role_id=default_role_id, field="defaultRoleId")
         account.scim_enabled = True
@@ -48,8 +48,8 @@ def disable(*, account: Account, actor: Actor) -> Account:
     The default role is cleared too: it is shown and changed only while SCIM is on, so a kept
     one could never be changed again, nor its role deleted. Enabling again asks for one.
     """
-    with unit_of_work(Attempt(account.id, actor, "scim.disable", "account", str(account.id))):
-        lock_account(account)
+    with unit_of_work(Attempt.on_account(account, actor, "scim.disable")):
+        lock_account(account, actor)
         policy.ensure_may_manage_scim(account, actor)
         now = utcnow()
         revoked = execute_counting(
@@ -76,7 +76,7 @@ def disable(*, account: Account, actor: Actor) -> Account:
 
 def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account:
     with unit_of_work(Attempt(account.id, actor, "scim.set_default_role", "role", str(role_id))):
-        lock_account(account)
+        lock_account(account, actor)
         policy.ensure_may_manage_scim(account, actor)
         role = roles.get(account=account, role_id=role_id)
         if account.scim_default_role_id != role.id:
@@ -88,7 +88,7 @@ def set_default_role(*, account: Account, actor: Actor, role_id: int) -> Account
 def rotate_token(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
     """A new token beside the old ones, so Okta can be switched over before the old is revoked."""
     with unit_of_work(Attempt(account.id, actor, "scim.rotate_token", "scim_token")):
-        lock_account(account)
+        lock_account(account, actor)
         policy.ensure_may_manage_scim(account, actor)
         token, raw = _mint(account=account, actor=actor)
     return token, raw
@@ -97,7 +97,7 @@ def rotate_token(*, account: Account, actor: Actor) -> tuple[ScimToken, str]:
 def revoke_token(*, account: Account, actor: Actor, token_id: int) -> ScimToken:
     attempt = Attempt(account.id, actor, "scim.revoke_token", "scim_token", str(token_id))
     with unit_of_work(attempt):
-        lock_account(account)
+        lock_account(account, actor)
         policy.ensure_may_manage_scim(account, actor)
         token = get_token(account=account, token_id=token_id)
         if token.revoked_at is not None:
@@ -152,17 +152,25 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
 
 
 def hold_access(*, account: Account, actor: Actor) -> None:
-    """Inside an IdP write's transaction, first: order it against disabling SCIM and revoking
-    its token, and check again that the token is live and SCIM on.
+    """Inside a write's transaction, first: order it against whatever could take the actor's
+    right to make it, and check that right again on fresh rows.
 
-    ``disable`` and ``revoke_token`` lock the account row and update the token rows. On
-    PostgreSQL this takes a shared lock on the token and account rows (one SELECT ... FOR
-    SHARE, which IdP writes may hold together): a disable or revoke waits for the writes in
-    flight to commit, and a write that starts later waits for it and then sees the revocation.
-    SQLite has a single writer: its write lock is taken first, so nothing can commit between
-    these reads and this write's own commit. The account is read afresh either way, for the
-    policy checks that follow. Other actors need nothing here.
+    A teammate in Heap locks the account and is read again (``lock_account``): an Admin
+    demoted, removed or deactivated while the call waited acts no more.
+
+    The IdP's write is ordered against disabling SCIM and revoking its token. ``disable`` and
+    ``revoke_token`` lock the account row and update the token rows. On PostgreSQL this takes a
+    shared lock on the token and account rows (one SELECT ... FOR SHARE, which IdP writes may
+    hold together): a disable or revoke waits for the writes in flight to commit, and a write
+    that starts later waits for it and then sees the revocation. SQLite has a single writer: its
+    write lock is taken first, so nothing can commit between these reads and this write's own
+    commit. The account is read afresh either way, for the policy checks that follow.
+
+    An operator (the CLI) needs nothing here.
     """
+    if isinstance(actor, Member):
+        lock_account(account, actor)
+        return
     if not isinstance(actor, IdentityProvider):
         return
     take_sqlite_write_lock()

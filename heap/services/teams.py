@@ -173,11 +173,11 @@ def create(
     members: Members = _NO_MEMBERS,
 ) -> Team:
     """A new team; created by the IdP it is SCIM-managed from the start."""
-    name = _clean_name(name)
-    external_id = _clean_external_id(external_id)
     with unit_of_work(Attempt(account.id, actor, "team.create", "team", target_label=name)):
         hold_access(account=account, actor=actor)
         policy.ensure_may_create_team(account, actor)
+        name = _clean_name(name)
+        external_id = _clean_external_id(external_id)
         _ensure_name_free(account=account, name=name)
         now = utcnow()
         team = Team(
@@ -228,6 +228,10 @@ def unlink(*, account: Account, actor: Actor, team_id: int) -> Team:
     """
     attempt = Attempt(account.id, actor, "team.unlink", "team", str(team_id))
     with unit_of_work(attempt):
+        # The account's lock orders this against the IdP's writes, which hold it shared: an
+        # IdP DELETE or push in flight finishes first, and one that starts later sees the team
+        # unlinked.
+        hold_access(account=account, actor=actor)
         team = get(account=account, team_id=team_id)
         attempt.aim(audit.team_target(team))
         policy.ensure_may_unlink_team(account, team, actor)

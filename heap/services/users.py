@@ -117,7 +117,7 @@ def invite(
     email = email.strip()
     with unit_of_work(Attempt(account.id, actor, "user.invite", "user", target_label=email)):
         # SCIM mode decided on fresh data: an invite racing the enabling of SCIM waits for it.
-        lock_account(account)
+        lock_account(account, actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
         if not lifecycle.is_email(email):
             raise Invalid(f"{email!r} is not an email address.", field="email")
@@ -148,7 +148,7 @@ def remove(*, account: Account, actor: Actor, user_id: int) -> None:
     attempt = Attempt(account.id, actor, "user.remove", "user", str(user_id))
     with unit_of_work(attempt):
         # Two Admins removing each other at once: the second waits and then counts one Admin.
-        lock_account(account)
+        lock_account(account, actor)
         user = get(account=account, user_id=user_id, lock=True)
         attempt.aim(audit.user_target(user))
         policy.ensure_may_remove_teammate(
@@ -187,7 +187,7 @@ def change_role(*, account: Account, actor: Actor, user_id: int, role_id: int) -
     attempt = Attempt(account.id, actor, "user.change_role", "user", str(user_id))
     with unit_of_work(attempt):
         # Two Admins demoting each other at once: the second waits and then counts one Admin.
-        lock_account(account)
+        lock_account(account, actor)
         user = get(account=account, user_id=user_id, lock=True)
         attempt.aim(audit.user_target(user))
         role = roles.get(account=account, role_id=role_id)

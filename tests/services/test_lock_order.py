@@ -283,3 +283,146 @@ def test_a_write_starting_during_a_disable_waits_for_it_without_deadlock(app: Fl
     assert isinstance(raced.results[SECOND], Unauthenticated)
     db.session.expire_all()
     assert lifecycle.find_active_by_email(email="late@example.com") is None
+
+
+# ---- an Admin's rights are read again under the account's lock (review) -------------------------
+
+
+def test_an_admin_demoted_while_their_change_waited_is_refused(app: Flask) -> None:
+    """The viewer was read as an Admin before the lock; another Admin's demotion committed
+    meanwhile. Seen before the fix: the demoted teammate still promoted someone to Admin."""
+    account, _ = scim_account()
+    first_admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    second_admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    analyst_id = cast(User, UserFactory.create(account=account)).id
+    admin_role_id, analyst_role_id = role(account, "Admin").id, role(account, "Analyst").id
+    account_id = account.id
+
+    def demote_the_second_admin() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        actor = Member(db.session.get_one(User, first_admin_id))
+        return users.change_role(
+            account=mine, actor=actor, user_id=second_admin_id, role_id=analyst_role_id
+        )
+
+    def second_admin_promotes() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        viewer = db.session.get_one(User, second_admin_id)  # signed in, an Admin still
+        assert viewer.is_admin
+        return users.change_role(
+            account=mine, actor=Member(viewer), user_id=analyst_id, role_id=admin_role_id
+        )
+
+    raced = race(
+        app,
+        first=demote_the_second_admin,
+        second=second_admin_promotes,
+        pause_after=(policy, "ensure_may_change_role"),
+    )
+
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events[: len(WAITED)] == WAITED
+    refusal = raced.results[SECOND]
+    assert isinstance(refusal, HeapError) and refusal.code == "FORBIDDEN", raced
+    db.session.expire_all()
+    assert role_name(db.session.get_one(User, analyst_id)) == "Analyst"
+    refused = db.session.scalars(select(AuditEvent).where(AuditEvent.outcome == "refused")).one()
+    assert (refused.action, refused.actor_id) == ("user.change_role", str(second_admin_id))
+
+
+def test_a_teammate_deactivated_while_their_change_waited_is_signed_out(app: Flask) -> None:
+    account, _ = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    UserFactory.create(account=account, admin=True)
+    leaving = provisioning.provision(
+        account=account,
+        actor=_idp(token_id),
+        profile=_profile("leaving@example.com", heap_role="Admin"),
+    )
+    scim_id, leaving_id, account_id = leaving.id, leaving.user_id, account.id
+
+    def idp_deactivates_them() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return idp_deactivates(account=mine, actor=_idp(token_id), scim_id=scim_id)
+
+    def they_rotate_the_scim_token() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        viewer = db.session.get_one(User, leaving_id)
+        assert viewer.is_admin
+        return scim_settings.rotate_token(account=mine, actor=Member(viewer))
+
+    raced = race(
+        app,
+        first=idp_deactivates_them,
+        second=they_rotate_the_scim_token,
+        pause_after=(policy, "ensure_may_add_or_remove_teammates"),
+    )
+
+    assert raced.events[: len(WAITED)] == WAITED
+    assert isinstance(raced.results[SECOND], Unauthenticated), raced
+    db.session.expire_all()
+    live = db.session.scalars(select(ScimToken).where(ScimToken.revoked_at.is_(None))).all()
+    assert [token.id for token in live] == [token_id]  # no token minted by the departed Admin
+
+
+# ---- unlinking a team in Heap against the IdP's DELETE (review) --------------------------------
+
+
+def _linked_team(account: Account) -> Team:
+    return cast(Team, TeamFactory.create(account=account, scim_managed=True))
+
+
+def test_an_idp_delete_waiting_on_an_unlink_finds_the_team_unlinked(app: Flask) -> None:
+    account, _ = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    team = _linked_team(account)
+    team_id, team_scim_id, account_id = team.id, team.scim_id, account.id
+
+    def unlink() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        actor = Member(db.session.get_one(User, admin_id))
+        return teams.unlink(account=mine, actor=actor, team_id=team_id)
+
+    def idp_deletes() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return teams.delete(account=mine, actor=_idp(token_id), scim_id=team_scim_id)
+
+    raced = race(
+        app, first=unlink, second=idp_deletes, pause_after=(policy, "ensure_may_unlink_team")
+    )
+
+    assert is_scim_access_lock(raced.blocked_in)
+    assert raced.events[: len(WAITED)] == WAITED
+    refusal = raced.results[SECOND]
+    assert isinstance(refusal, HeapError) and refusal.code == "TEAM_NOT_LINKED", raced
+    db.session.expire_all()
+    assert db.session.get_one(Team, team_id).scim_managed is False
+
+
+def test_an_unlink_waiting_on_an_idp_delete_finds_the_team_gone(app: Flask) -> None:
+    account, _ = scim_account()
+    token_id = db.session.scalars(select(ScimToken.id)).one()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    team = _linked_team(account)
+    team_id, team_scim_id, account_id = team.id, team.scim_id, account.id
+
+    def idp_deletes() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return teams.delete(account=mine, actor=_idp(token_id), scim_id=team_scim_id)
+
+    def unlink() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        actor = Member(db.session.get_one(User, admin_id))
+        return teams.unlink(account=mine, actor=actor, team_id=team_id)
+
+    raced = race(
+        app, first=idp_deletes, second=unlink, pause_after=(policy, "ensure_may_delete_team")
+    )
+
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events[: len(WAITED)] == WAITED
+    refusal = raced.results[SECOND]
+    assert isinstance(refusal, HeapError) and refusal.code == "NOT_FOUND", raced
+    db.session.expire_all()
+    assert db.session.get(Team, team_id) is None

@@ -85,7 +85,9 @@ def test_create_refusals(app: Flask) -> None:
         roles.create(account=account, actor=analyst_of(account), name="Sneaky")
     assert _names(account) == ["Admin", "Architect", "Analyst", "Consumer"]
     refused = [e for e in events(account) if e.outcome == AuditOutcome.REFUSED.value]
-    assert [e.reason.split(":")[0] for e in refused if e.reason] == ["ALREADY_EXISTS", "FORBIDDEN"]
+    # Invalid names too: every refusal is in the activity log.
+    reasons = [e.reason.split(":")[0] for e in refused if e.reason]
+    assert reasons == ["ALREADY_EXISTS", "INVALID", "INVALID", "FORBIDDEN"]
     # A role name is free in another account.
     assert roles.create(
         account=cast(Account, AccountFactory.create()), actor=OPERATOR, name="Sneaky"

@@ -87,6 +87,14 @@ def test_create_refusals(app: Flask) -> None:
     with pytest.raises(Forbidden):
         teams.create(account=account, actor=analyst_of(account), name="Mine")
     assert [t.name for t in directory.list_teams(account=account).items] == ["Data"]
+    # Every refusal is in the activity log, invalid names too, under the name asked for.
+    refused = [(e.action, e.target_label) for e in events(account) if e.outcome == "refused"]
+    assert refused == [
+        ("team.create", " DATA "),
+        ("team.create", "   "),
+        ("team.create", "t" * 256),
+        ("team.create", "Mine"),
+    ]
     # Names are per account.
     assert teams.create(account=cast(Account, AccountFactory.create()), actor=OPERATOR, name="Data")
 
