@@ -53,14 +53,27 @@ def normalize(domain: str) -> str:
 
 
 def email_domain(email: str) -> str | None:
-    """The normalised domain of an address, or None when it has none Heap could verify."""
+    """The domain of an address in the stored form, or None when it has none.
+
+    A domain Heap would not verify itself (an underscore, an overlong label) still has parents
+    that may be verified: ``x@foo_bar.example.com`` is at ``example.com``. Such a domain is
+    compared label by label, each in its ASCII form where it has one.
+    """
     _, at, domain = email.strip().rpartition("@")
     if not at:
         return None
     try:
         return normalize(domain)
     except Invalid:
-        return None
+        labels = domain.strip().rstrip(".").lower().split(".")
+        return ".".join(_ascii(label) for label in labels) or None
+
+
+def _ascii(label: str) -> str:
+    try:
+        return label.encode("idna").decode("ascii")
+    except UnicodeError:
+        return label
 
 
 def owner_of(*, email: str) -> int | None:

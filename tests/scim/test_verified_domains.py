@@ -82,7 +82,10 @@ def test_nobody_else_can_invite_an_address_of_a_verified_domain(
 ) -> None:
     squatter = cast(Account, AccountFactory.create(name="Squat", plan=Plan.FREE.value))
     admin = admin_of(squatter).user
-    for email in ("ceo@bigcorp.com", "CEO@BigCorp.com", "ops@eu.bigcorp.com"):
+    # Subdomains Heap would not verify itself (an underscore, a leading hyphen, a 64-character
+    # label) are still under bigcorp.com.
+    odd = ("x@foo_bar.bigcorp.com", "x@-a.bigcorp.com", f"x@{'a' * 64}.bigcorp.com")
+    for email in ("ceo@bigcorp.com", "CEO@BigCorp.com", "ops@eu.bigcorp.com", *odd):
         payload = _invite(client, admin, email)
         assert payload == {
             "user": None,
@@ -158,6 +161,8 @@ def test_another_idp_cannot_provision_an_address_of_a_verified_domain(
         "detail": DOMAIN_DETAIL.format(email="ceo@bigcorp.com", domain="bigcorp.com"),
     }
     assert lifecycle.find_active_by_email(email="ceo@bigcorp.com") is None
+    odd = _scim(client, token, "POST", "/Users", _okta_user("ceo@foo_bar.bigcorp.com"))
+    assert odd.status_code == 409, odd.get_data(as_text=True)
 
 
 def test_another_idp_cannot_move_a_user_to_a_verified_domain(
