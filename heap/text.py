@@ -12,6 +12,7 @@ Two kinds of character are refused wherever text comes in:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from heap.errors import Invalid
 
@@ -46,3 +47,20 @@ def repaired(value: str) -> str:
     be encodable whatever one row holds.
     """
     return _UNSTORABLE.sub(REPLACEMENT, value)
+
+
+def repaired_json(value: Any) -> Any:
+    """A JSON value (keys included) with its text ``repaired``: ``value`` itself when it holds
+    nothing to repair, so a caller can tell by identity whether anything changed."""
+    if isinstance(value, str):
+        return value if storable(value) else repaired(value)
+    if isinstance(value, list):
+        items = [repaired_json(item) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        pairs = [(repaired_json(k), repaired_json(v)) for k, v in value.items()]
+        unchanged = all(
+            k is k2 and v is v2 for (k, v), (k2, v2) in zip(value.items(), pairs, strict=True)
+        )
+        return value if unchanged else dict(pairs)
+    return value

@@ -14,7 +14,7 @@ from typing import Any
 from flask import request
 
 from heap.text import storable
-from scim.constants import MAX_JSON_DEPTH, MAX_JSON_VALUES, MAX_LIST_ENTRIES
+from scim.constants import MAX_JSON_DEPTH, MAX_JSON_VALUES, MAX_LIST_ENTRIES, MAX_OBJECT_KEYS
 from scim.errors import ScimError
 
 
@@ -81,6 +81,13 @@ def check_body(body: Any) -> None:
                     )
                 pending.extend((item, depth + 1, (where, i)) for i, item in enumerate(value))
             else:
+                if len(value) > MAX_OBJECT_KEYS:
+                    raise ScimError(
+                        400,
+                        f"{_at(where)}an object of {len(value):,} attributes; at most "
+                        f"{MAX_OBJECT_KEYS:,} are accepted in one object.",
+                        "invalidValue",
+                    )
                 for key, item in value.items():
                     if not storable(key):
                         raise _unstorable((where, "(a key)"))

@@ -33,6 +33,10 @@ MAX_MULTI_VALUES = 100
 MAX_JSON_DEPTH = 64
 # A 10,000-member PUT is about 30,000 values; an Okta or Entra User about 50.
 MAX_JSON_VALUES = 200_000
+# The widest object an IdP sends is a User with its extensions (under 100 attributes; Entra
+# holds at most 100 extension values per object). Applying a PATCH looks attribute names up
+# case-insensitively, so its cost grows with an object's width times the values written.
+MAX_OBJECT_KEYS = 1000
 # attributes / excludedAttributes: RFC 7643's User has under 100 attribute paths.
 MAX_ATTRIBUTE_PATHS = 100
 # An error body names the first few problems and counts the rest, in a detail of bounded length.

@@ -64,12 +64,13 @@ def _search(args: Mapping[str, str]) -> Response:
 def get_group(group_id: str) -> Response:
     """One team; Entra asks with excludedAttributes=members, which skips the member query."""
     team = teams.get_by_scim_id(account=g.account, scim_id=group_id)
-    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+    return scim_response(_dump_one(team, _projection()))
 
 
 @bp.post("/Groups")
 def create_group() -> Response:
     """A new SCIM-managed team; a team of that name already -> 409 uniqueness."""
+    projection = _projection()
     body = _body()
     team = teams.create(
         account=g.account,
@@ -78,15 +79,13 @@ def create_group() -> Response:
         external_id=_external_id(body),
         members=teams.Members(scim_ids=_members(body)),
     )
-    url = location(_path(team))
-    return scim_response(
-        _dump_one(team, projection_from(request.args, core_urn=GROUP_URN)), 201, location=url
-    )
+    return scim_response(_dump_one(team, projection), 201, location=location(_path(team)))
 
 
 @bp.put("/Groups/<group_id>")
 def replace_group(group_id: str) -> Response:
     """Okta's AIW integrations push membership by GET, then PUT with the whole member list."""
+    projection = _projection()
     body = _body()
     changes: list[teams.TeamChange] = [teams.Rename(_display_name(body))]
     # An attribute left out of a PUT is not asserted (RFC 7644 §3.5.1 lets the server keep it):
@@ -96,18 +95,19 @@ def replace_group(group_id: str) -> Response:
     if _has(body, "externalId"):
         changes.append(teams.SetExternalId(_external_id(body)))
     team = teams.apply_changes(account=g.account, actor=g.actor, scim_id=group_id, changes=changes)
-    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+    return scim_response(_dump_one(team, projection))
 
 
 @bp.patch("/Groups/<group_id>")
 def patch_group(group_id: str) -> Response:
     """Membership and name changes as Okta and Entra send them; 204 unless attributes are asked."""
+    projection = _projection()
     changes = group_changes(parse_patch(_body(), schema_urns=(GROUP_URN,)))
     team = teams.apply_changes(account=g.account, actor=g.actor, scim_id=group_id, changes=changes)
     if not _projection_asked():
         # Entra: "Returning a body with a list of all the members isn't advisable"; Okta takes 204.
         return scim_response(None, 204)
-    return scim_response(_dump_one(team, projection_from(request.args, core_urn=GROUP_URN)))
+    return scim_response(_dump_one(team, projection))
 
 
 @bp.delete("/Groups/<group_id>")
@@ -153,6 +153,12 @@ def _members(body: Mapping[str, Any]) -> tuple[str, ...]:
     ids = () if value is None else member_ids(value, "members")
     checked_count(ids)
     return ids
+
+
+def _projection() -> Projection:
+    """``attributes``/``excludedAttributes``, read before a write: one the door refuses must
+    refuse the whole request, not answer 400 for a change already made."""
+    return projection_from(request.args, core_urn=GROUP_URN)
 
 
 def _projection_asked() -> bool:

@@ -5,7 +5,7 @@ with a parsed `path`. A no-path add/replace is split into one operation per key 
 `{"op":"replace","value":{"active":false}}` becomes `replace active false`.
 Users: `scim.patch_document.apply_to_document` applies the operations to the resource's JSON
 representation (the door then saves the result with PUT semantics). Groups:
-`scim.group_patch.group_commands` turns them into membership commands, so a PATCH never needs the
+`scim.group_patch.group_changes` turns them into Heap's team changes, so a PATCH never needs the
 member list in memory.
 """
 

@@ -60,10 +60,15 @@ def app_role(value: str) -> Mapping[str, Any] | None:
     but PATCHes ``{"value": "{\\"id\\":\\"06b0…\\",\\"value\\":\\"Admin\\",\\"displayName\\":…}"}``
     (research §2.1): the role as stringified JSON.
     """
-    if not value.lstrip().startswith("{"):
+    # Entra's role object is a few hundred characters and one level deep; anything far past
+    # that is not one, and json.loads would recurse as deep as the text nests.
+    if len(value) > _MAX_APP_ROLE or not value.lstrip().startswith("{"):
         return None
     try:
         decoded = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return decoded if isinstance(decoded, Mapping) else None
+
+
+_MAX_APP_ROLE = 4096

@@ -84,10 +84,11 @@ def get_user(scim_id: str) -> Response:
 @bp.post("/Users")
 def create_user() -> Response:
     """Provision a user, or restore this account's deactivated one with that userName."""
+    projection = _projection()
     profile = load_user(request_json())
     identity = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
     # Created, restored or a tombstone: in no team (deactivation leaves every team).
-    body = projection_from(request.args, core_urn=USER_URN).apply(dump_user(identity, teams=()))
+    body = projection.apply(dump_user(identity, teams=()))
     return scim_response(body, 201, location=location(f"Users/{identity.id}"))
 
 
@@ -113,10 +114,17 @@ def delete_user(scim_id: str) -> Response:
 
 
 def _modify(scim_id: str, edit: Callable[[ScimIdentity], IdpProfile]) -> Response:
+    projection = _projection()
     # `edit` runs inside the service's transaction, on the identity as read there, so a PUT or
     # PATCH never applies to a stale copy.
     identity = provisioning.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
-    return scim_response(_dumped(identity, projection_from(request.args, core_urn=USER_URN)))
+    return scim_response(_dumped(identity, projection))
+
+
+def _projection() -> Projection:
+    """``attributes``/``excludedAttributes``, read before a write: one the door refuses must
+    refuse the whole request, not answer 400 for a change already made."""
+    return projection_from(request.args, core_urn=USER_URN)
 
 
 def _dumped(identity: ScimIdentity, projection: Projection) -> dict[str, Any]:

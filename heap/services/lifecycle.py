@@ -1,7 +1,7 @@
 """How a teammate joins and leaves Heap: the steps an in-app invite and IdP provisioning share.
 
 Everything here runs inside the caller's ``unit_of_work`` and never opens one. The doors call
-``services.users`` (which also carries the IdP's verbs from ``services.provisioning``), not this.
+``services.users`` (in-app) and ``services.provisioning`` (the IdP), never this.
 """
 
 from __future__ import annotations
@@ -72,8 +72,10 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
 
     The second step of the one lock order for user changes (the account first): two IdP writes
     to one user take turns, and a write waits for an Admin's role change and then sees it. FOR
-    NO KEY UPDATE, the lock PostgreSQL's own UPDATE takes, so adding the user to a team (whose
-    foreign key check takes KEY SHARE) is not held up. SQLite has one writer and ignores it.
+    NO KEY UPDATE, the lock PostgreSQL's own UPDATE takes: it conflicts with the FOR SHARE that
+    adding members takes on their user rows (``memberships.eligible``), so a user being
+    deactivated is never added to a team meanwhile, but not with the KEY SHARE of foreign key
+    checks. SQLite has one writer and ignores it.
     """
     return (
         query.join(ScimIdentity.user)

@@ -1,7 +1,7 @@
 """The identity provider's changes to teammates: provision, update, deactivate, delete.
 
-The doors reach these through ``services.users``, which re-exports them, so a teammate has one
-service module whoever changes them.
+The SCIM door calls these; in-app changes to teammates are ``services.users``. What both share
+(creating, deactivating and restoring a user) is ``services.lifecycle``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from heap.extensions import db
 from heap.models import Account, Role, ScimIdentity, User
 from heap.services import audit, lifecycle, roles
 from heap.services.scim_settings import hold_access
-from heap.text import repaired, require_storable, storable
+from heap.text import repaired, repaired_json, require_storable, storable
 from heap.transaction import Attempt, lock_account, unit_of_work
 
 MAX_EXTERNAL_ID = 255
@@ -128,7 +128,10 @@ def get_identity(
     plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
     identity = None
     if plausible and lock:
-        query = select(ScimIdentity).where(ScimIdentity.id == scim_id)
+        # The account in the WHERE: another account's rows are never locked, not even briefly.
+        query = select(ScimIdentity).where(
+            ScimIdentity.id == scim_id, ScimIdentity.account_id == account.id
+        )
         identity = db.session.scalars(lifecycle.lock_user_rows(query)).unique().one_or_none()
     elif plausible:
         query = _identity_by_id(with_teams)
@@ -413,6 +416,9 @@ def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> N
 
 
 def _clean_kept_attributes(extra: Mapping[str, Any]) -> dict[str, Any]:
+    # The doors refuse unstorable text, so any here was stored before they did and comes back
+    # in the user's current document (a PATCH): written back repaired, never a 500.
+    extra = repaired_json(extra)
     size = len(json.dumps(extra, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_KEPT_ATTRIBUTES_BYTES:
         raise Invalid(

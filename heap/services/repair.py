@@ -9,18 +9,20 @@ values with U+FFFD, a batch of rows per transaction, so it can run on a live dat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from heap import policy
 from heap.actors import Actor
 from heap.extensions import db
 from heap.models import AuditEvent, ScimIdentity
 from heap.services import audit
-from heap.text import repaired, storable
+from heap.text import repaired_json
+from heap.transaction import take_sqlite_write_lock
 
 BATCH = 500
 
@@ -37,73 +39,78 @@ class Repaired:
 def repair_json_text(*, actor: Actor, dry_run: bool = False) -> list[Repaired]:
     """Find (and unless ``dry_run``, rewrite) JSON values holding NULs or lone surrogates.
 
-    Each account whose rows changed gets an audit event saying which column and how many rows.
+    Safe beside live traffic: rows are found by a read-only scan, then each batch's rows are
+    locked, read again and rewritten from what they hold now (a SCIM write committed meanwhile
+    is kept), with one audit event per account in the same commit.
     """
-    found = [
-        _repair_column(ScimIdentity.id, ScimIdentity.account_id, ScimIdentity.extra, dry_run),
-        _repair_column(AuditEvent.id, AuditEvent.account_id, AuditEvent.details, dry_run),
+    policy.ensure_operator(actor)
+    return [
+        _repair_column(
+            ScimIdentity.id, ScimIdentity.account_id, ScimIdentity.extra, actor, dry_run
+        ),
+        _repair_column(AuditEvent.id, AuditEvent.account_id, AuditEvent.details, actor, dry_run),
     ]
-    if not dry_run:
-        for result in found:
-            for account_id in sorted(result.account_ids):
-                audit.record(
-                    account_id,
-                    actor,
-                    "data.repair_text",
-                    details={"column": result.column},
-                    reason="Unpaired UTF-16 surrogates or NULs stored before they were refused "
-                    "were replaced by U+FFFD.",
-                )
-        db.session.commit()
-    return found
 
 
 def _repair_column(
     key: InstrumentedAttribute[Any],
     account: InstrumentedAttribute[int],
     column: InstrumentedAttribute[Any],
+    actor: Actor,
     dry_run: bool,
 ) -> Repaired:
-    rows, accounts = 0, set()
+    name = f"{column.class_.__tablename__}.{column.key}"
+    rows, accounts = 0, set[int]()
     last: Any = None
     while True:
-        query = select(key, account, column).order_by(key).limit(BATCH)
+        query = select(key, column).order_by(key).limit(BATCH)
         if last is not None:
             query = query.where(key > last)
         batch = db.session.execute(query).all()
+        db.session.rollback()  # the scan holds no snapshot or lock between batches
         if not batch:
             break
-        for row_key, account_id, value in batch:
-            fixed = _fixed(value)
-            if fixed is not value:
-                rows += 1
-                accounts.add(account_id)
-                if not dry_run:
-                    db.session.execute(
-                        update(key.class_).where(key == row_key).values({column.key: fixed})
-                    )
-        if not dry_run:
-            db.session.commit()
         last = batch[-1][0]
-    name = f"{column.class_.__tablename__}.{column.key}"
+        damaged = [row_key for row_key, value in batch if repaired_json(value) is not value]
+        if not damaged:
+            continue
+        if dry_run:
+            found = db.session.execute(select(account).where(key.in_(damaged))).scalars().all()
+            db.session.rollback()
+        else:
+            found = _rewrite(key, account, column, damaged, name, actor)
+        rows += len(found)
+        accounts.update(found)
     return Repaired(column=name, rows=rows, account_ids=frozenset(accounts))
 
 
-def _fixed(value: Any) -> Any:
-    """``value`` itself when it is clean; else a repaired copy (keys included)."""
-    return _walk(value, lambda text: text if storable(text) else repaired(text))
-
-
-def _walk(value: Any, fix: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return fix(value)
-    if isinstance(value, list):
-        items = [_walk(item, fix) for item in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    if isinstance(value, dict):
-        pairs = [(fix(k), _walk(v, fix)) for k, v in value.items()]
-        unchanged = all(
-            k is k2 and v is v2 for (k, v), (k2, v2) in zip(value.items(), pairs, strict=True)
+def _rewrite(
+    key: InstrumentedAttribute[Any],
+    account: InstrumentedAttribute[int],
+    column: InstrumentedAttribute[Any],
+    damaged: list[Any],
+    name: str,
+    actor: Actor,
+) -> list[int]:
+    """One transaction: the damaged rows locked and read afresh, repaired, and audited."""
+    take_sqlite_write_lock()
+    locked = db.session.execute(
+        select(key, account, column).where(key.in_(damaged)).with_for_update()
+    ).all()
+    repaired_in: list[int] = []
+    for row_key, account_id, value in locked:
+        fixed = repaired_json(value)
+        if fixed is not value:
+            db.session.execute(update(key.class_).where(key == row_key).values({column.key: fixed}))
+            repaired_in.append(account_id)
+    for account_id, count in sorted(Counter(repaired_in).items()):
+        audit.record(
+            account_id,
+            actor,
+            "data.repair_text",
+            details={"column": name, "rows": count},
+            reason="Unpaired UTF-16 surrogates or NULs stored before they were refused were "
+            "replaced by U+FFFD.",
         )
-        return value if unchanged else dict(pairs)
-    return value
+    db.session.commit()
+    return repaired_in

@@ -15,7 +15,12 @@ from sqlalchemy import func, select, text
 
 from heap.extensions import db
 from heap.models import AuditEvent, ScimIdentity, Team, TeamMembership
-from scim.constants import MAX_MEMBERS_PER_REQUEST, MAX_MULTI_VALUES
+from scim.constants import (
+    MAX_ATTRIBUTE_PATHS,
+    MAX_MEMBERS_PER_REQUEST,
+    MAX_MULTI_VALUES,
+    MAX_OBJECT_KEYS,
+)
 from tests.conftest import json_of
 from tests.factories import scim_account
 from tests.scim.test_groups import GROUP_URN, Idp, patch, sid
@@ -278,7 +283,7 @@ def test_repair_text_mends_stored_surrogates_and_audits_it(app: Flask, idp: Idp)
         select(AuditEvent).where(AuditEvent.action == "data.repair_text")
     ).all()
     assert [(e.account_id, e.details) for e in events] == [
-        (idp.account.id, {"column": "scim_identities.extra"})
+        (idp.account.id, {"column": "scim_identities.extra", "rows": 1})
     ]
     again = runner.invoke(args=["data", "repair-text"])
     assert (
@@ -422,3 +427,79 @@ def test_unknown_members_are_audited_once_per_request(idp: Idp) -> None:
     assert db.session.scalars(
         select(TeamMembership.user_id).where(TeamMembership.team_id == team.id)
     ).all() == [ada.id]
+
+
+# ---------------------------------------------------------------------------------------------
+# Found in review: what still got through
+
+
+def test_an_object_wider_than_the_cap_is_refused_before_any_work(idp: Idp) -> None:
+    """Applying a PATCH looks names up case-insensitively: 20,000 attributes in one `add`
+    took 7.6 s inside the write transaction (40,000: 171 s)."""
+    ada = idp.user()
+    before = state(idp)
+    wide = {f"x{i}": 0 for i in range(MAX_OBJECT_KEYS + 1)}
+    response = idp.call("PATCH", f"/Users/{sid(ada)}", patch({"op": "add", "value": wide}))
+    refused(
+        response,
+        f"Operations[0].value: an object of {MAX_OBJECT_KEYS + 1:,} attributes; at most "
+        f"{MAX_OBJECT_KEYS:,} are accepted in one object.",
+    )
+    assert state(idp) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/Users", okta_user()),
+        ("PATCH", "/Users/{ada}", patch({"op": "replace", "value": {"active": False}})),
+        ("PUT", "/Users/{ada}", okta_user("ada.l@example.com")),
+        ("POST", "/Groups", {"schemas": [GROUP_URN], "displayName": "New"}),
+        ("PATCH", "/Groups/{team}", patch({"op": "replace", "value": {"displayName": "Re"}})),
+    ],
+)
+def test_a_projection_over_the_cap_refuses_the_write_too(
+    idp: Idp, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """It was read after the service committed: a 400 for a change already made."""
+    ada = idp.user(email="ada@example.com")
+    team = idp.team([ada], name="Data", scim_managed=True)
+    before = state(idp)
+    too_many = ",".join(f"a{i}" for i in range(MAX_ATTRIBUTE_PATHS + 1))
+    target = path.format(ada=sid(ada), team=team.scim_id)
+    response = idp.call(method, target, body, excludedAttributes=too_many)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert json_of(response)["scimType"] == "invalidValue"
+    assert state(idp) == before
+
+
+def test_a_patch_writes_text_stored_before_the_doors_refused_it_back_repaired(idp: Idp) -> None:
+    """Deprovisioning must work for a user whose stored row holds a lone surrogate."""
+    ada = idp.user()
+    db.session.execute(
+        text("UPDATE scim_identities SET extra = :extra WHERE id = :id"),
+        {"extra": '{"nickName": "A\\ud800da"}', "id": sid(ada)},
+    )
+    db.session.commit()
+
+    response = idp.call(
+        "PATCH", f"/Users/{sid(ada)}", patch({"op": "replace", "value": {"active": False}})
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert json_of(response)["active"] is False
+    db.session.expire_all()
+    stored = db.session.get_one(ScimIdentity, sid(ada))
+    assert stored.extra["nickName"] == "A\ufffdda"
+
+
+def test_a_role_nested_past_the_recursion_limit_is_a_plain_unknown_role(idp: Idp) -> None:
+    before = state(idp)
+    nested = '{"value": ' + "[" * 1_500 + "]" * 1_500 + "}"
+    response = idp.call("POST", "/Users", okta_user(roles=[{"primary": True, "value": nested}]))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert json_of(response)["scimType"] == "invalidValue"
+    after = state(idp)
+    assert after["users"] == before["users"]
+    refusal = db.session.scalars(select(AuditEvent)).one()
+    assert (refusal.action, refusal.outcome) == ("user.provision", "refused")

@@ -57,3 +57,6 @@ def test_entras_stringified_app_role() -> None:
     assert quirks.app_role("Admin") is None
     assert quirks.app_role("{not json") is None
     assert quirks.app_role("[1]") is None
+    # Nested past Python's recursion limit: not a role object, and never a RecursionError.
+    assert quirks.app_role('{"value": ' + "[" * 1_500 + "]" * 1_500 + "}") is None
+    assert quirks.app_role('{"value": ' + "[" * 50_000 + "]" * 50_000 + "}") is None
