@@ -14,13 +14,21 @@ Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` re-walk a fragment 
 spread, so 20 fragments that each spread the next one twice (about 800 characters, no token)
 kept a worker busy for seconds per request, doubling with each more fragment. Here each
 selection set is measured once per (type, page size), and depth and aliases come from the same
-walk. graphql-core checks introspection on its own (``MaxIntrospectionDepthRule``).
+walk.
+
+Introspection (``__schema``, ``__type``) reads the schema, not the database, yet an aliased or
+fragment-multiplied one can still answer gigabytes. Its lists count the schema's own sizes
+(its types, the most fields of any type, ...) against a budget of their own: twice what
+graphql-core's fullest introspection query (GraphiQL's) costs on this schema. Its aliases count
+like any other; its depth is graphql-core's to bound (``MaxIntrospectionDepthRule``), as GraphiQL's
+type references nest deeper than any data query may.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -36,10 +44,12 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     SelectionSetNode,
+    get_introspection_query,
     get_named_type,
     get_nullable_type,
     get_operation_ast,
     is_composite_type,
+    parse,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
@@ -77,6 +87,12 @@ UNLISTED_LIST_SIZE = MAX_PAGE_SIZE
 PAGE_ARGUMENT = "first"
 
 
+# The meta fields that open introspection, and the introspection type each returns.
+_META_FIELDS = {"__schema": "__Schema", "__type": "__Type"}
+# How many times graphql-core's fullest introspection query one request may ask for.
+INTROSPECTION_HEADROOM = 2
+
+
 @dataclass(frozen=True)
 class Measure:
     """What an operation (or one selection set of it) asks for."""
@@ -84,6 +100,8 @@ class Measure:
     cost: int = 0
     depth: int = 0
     aliases: int = 0
+    # Entries of introspection lists (types, fields, arguments...) it can answer.
+    schema_rows: int = 0
 
 
 def measure(
@@ -120,6 +138,7 @@ class _Walk:
             if isinstance(definition, FragmentDefinitionNode)
         }
         self.seen: dict[tuple[int, str, int | None], Measure] = {}
+        self.schema_list_sizes = _schema_list_sizes(schema)
 
     def selection_set(
         self, node: SelectionSetNode, parent: GraphQLNamedType, page: int | None
@@ -132,6 +151,7 @@ class _Walk:
                 cost=sum(part.cost for part in parts),
                 depth=max((part.depth for part in parts), default=0),
                 aliases=sum(part.aliases for part in parts),
+                schema_rows=sum(part.schema_rows for part in parts),
             )
         return self.seen[key]
 
@@ -158,19 +178,29 @@ class _Walk:
         fields = (
             parent.fields if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else {}
         )
+        if name in _META_FIELDS and node.selection_set is not None:
+            meta = self.schema.get_type(_META_FIELDS[name])
+            if meta is None:
+                return Measure(aliases=aliased)
+            inner = self.selection_set(node.selection_set, meta, None)
+            return Measure(aliases=aliased + inner.aliases, schema_rows=inner.schema_rows)
         definition = fields.get(name)
-        # Introspection (__schema, __type, __typename) reads the schema, not the database.
-        if name.startswith("__") or definition is None or node.selection_set is None:
+        if definition is None or node.selection_set is None:
             return Measure(aliases=aliased)
         returned = get_named_type(definition.type)
         if not is_composite_type(returned):
             return Measure(aliases=aliased)
         inner = self.selection_set(node.selection_set, returned, self._page_size(definition, node))
         depth = 1 + inner.depth
+        aliases = aliased + inner.aliases
         if not isinstance(get_nullable_type(definition.type), GraphQLList):
-            return Measure(cost=inner.cost, depth=depth, aliases=aliased + inner.aliases)
+            return Measure(inner.cost, depth, aliases, inner.schema_rows)
+        if parent.name.startswith("__"):
+            # Inside introspection: the schema's own lists, counted apart and never depth.
+            rows = self.schema_list_sizes.get((parent.name, name), 0)
+            return Measure(aliases=aliases, schema_rows=rows * (1 + inner.schema_rows))
         rows = page if page is not None else _unpaged_size(parent.name, name, returned.name)
-        return Measure(cost=rows * (1 + inner.cost), depth=depth, aliases=aliased + inner.aliases)
+        return Measure(rows * (1 + inner.cost), depth, aliases)
 
     def _page_size(self, definition: GraphQLField, node: FieldNode) -> int | None:
         """The rows a connection field's lists hold, as the service will cap them; None if the
@@ -185,13 +215,52 @@ class _Walk:
         return page_size(first if isinstance(first, int) else None)
 
 
+@cache
+def _schema_list_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
+    """The longest each introspection list of ``schema`` can be: its types, the most fields of
+    any type, the most arguments of any field, and so on."""
+    types = [t for t in schema.type_map.values()]
+    fields = [f for t in types for f in getattr(t, "fields", {}).values()]
+    directives = list(schema.directives)
+
+    def most(sizes: Iterable[int]) -> int:
+        return max(sizes, default=0)
+
+    return {
+        ("__Schema", "types"): len(types),
+        ("__Schema", "directives"): len(directives),
+        ("__Type", "fields"): most(len(getattr(t, "fields", {})) for t in types),
+        ("__Type", "inputFields"): most(len(getattr(t, "fields", {})) for t in types),
+        ("__Type", "enumValues"): most(len(getattr(t, "values", {})) for t in types),
+        ("__Type", "interfaces"): most(len(getattr(t, "interfaces", ())) for t in types),
+        ("__Type", "possibleTypes"): len(types),
+        ("__Field", "args"): most(len(getattr(f, "args", {})) for f in fields),
+        ("__Directive", "args"): most(len(d.args) for d in directives),
+    }
+
+
+@cache
+def introspection_budget(schema: GraphQLSchema) -> int:
+    """The schema rows one request may ask for: a margin over graphql-core's fullest
+    introspection query, the one GraphiQL and codegen tools send."""
+    fullest = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    found = measure(schema, parse(fullest), None, None)
+    return INTROSPECTION_HEADROOM * (found.schema_rows if found else 0)
+
+
 def _unpaged_size(type_name: str, field_name: str, item_type_name: str) -> int:
     if item_type_name in ITEM_LIST_SIZES:
         return ITEM_LIST_SIZES[item_type_name]
     return UNPAGED_LIST_SIZES.get((type_name, field_name), UNLISTED_LIST_SIZE)
 
 
-def refusal(found: Measure) -> PublicError | None:
+def refusal(found: Measure, schema_budget: int) -> PublicError | None:
     """The top-level error for an operation over a limit, or None if it is within them all."""
     if found.depth > MAX_DEPTH:
         return PublicError(
@@ -212,6 +281,13 @@ def refusal(found: Measure) -> PublicError | None:
             "with `after: <endCursor>` in another request.",
             code=TopLevelCode.QUERY_TOO_COSTLY,
         )
+    if found.schema_rows > schema_budget:
+        return PublicError(
+            f"This introspection could return {found.schema_rows:,} schema entries; the budget is "
+            f"{schema_budget:,}, twice a full introspection query. Ask for the schema once, "
+            "without aliases repeating its lists.",
+            code=TopLevelCode.QUERY_TOO_COSTLY,
+        )
     return None
 
 
@@ -225,10 +301,9 @@ class QueryLimits(SchemaExtension):
         if document is not None:
             try:
                 # Strawberry's schema wraps graphql-core's, which the walk reads types from.
-                found = measure(
-                    context.schema._schema, document, context.operation_name, context.variables
-                )
-                error = None if found is None else refusal(found)
+                schema = context.schema._schema
+                found = measure(schema, document, context.operation_name, context.variables)
+                error = None if found is None else refusal(found, introspection_budget(schema))
             except RecursionError:
                 # Only a document nested far past the depth limit gets here.
                 error = PublicError(

@@ -13,14 +13,24 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from graphql import GraphQLList, GraphQLObjectType, get_named_type, get_nullable_type, parse
+from graphql import (
+    GraphQLList,
+    GraphQLObjectType,
+    get_introspection_query,
+    get_named_type,
+    get_nullable_type,
+    parse,
+)
 from graphql import is_composite_type as composite
 
 from graph.query_limits import (
     COST_BUDGET,
+    INTROSPECTION_HEADROOM,
     ITEM_LIST_SIZES,
+    MAX_ALIASES,
     UNPAGED_LIST_SIZES,
     Measure,
+    introspection_budget,
     measure,
 )
 from graph.schema import schema
@@ -181,6 +191,63 @@ def test_a_fragment_that_doubles_forty_times_is_refused_at_once(
     _refused_without_sql(app, client, viewer_token(app, user), query)
 
 
+# ---- introspection: the schema's own lists, on a budget of their own ---------------------------
+
+FULLEST_INTROSPECTION = get_introspection_query(
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+)
+
+
+def _fragment_fan_out(copies: int) -> str:
+    """Four fragments, each repeating the next ``copies`` times under aliases: the response
+    grows as copies**4 (5 copies answered 1.7 MB, 8 copies 10.5 MB, 30 would be gigabytes)."""
+    level = [("A", "__Schema", "types", "B"), ("B", "__Type", "fields", "C")]
+    level += [("C", "__Field", "type", "D")]
+    parts = [
+        f"fragment {name} on {on} {{ "
+        + " ".join(f"{name.lower()}{i}: {field} {{ ...{inner} }}" for i in range(copies))
+        + " }"
+        for name, on, field, inner in level
+    ]
+    parts.append("fragment D on __Type { " + " ".join(f"d{i}: name" for i in range(copies)) + " }")
+    return "query { __schema { ...A } } " + " ".join(parts)
+
+
+def test_graphiqls_introspection_is_served_without_a_token(client: FlaskClient) -> None:
+    body = post(client, FULLEST_INTROSPECTION)
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["__schema"]["types"]) == len(schema._schema.type_map)
+
+
+def test_introspection_repeated_by_aliases_is_refused_before_it_runs(client: FlaskClient) -> None:
+    fanned = post(client, _fragment_fan_out(2))
+    assert fanned["data"] is None
+    assert top_level_codes(fanned) == ["TOO_MANY_ALIASES"]
+
+    # Within the alias limit, the lists themselves: every type's fields' arguments, 15 times.
+    repeated = " ".join(
+        f"t{i}: types {{ fields {{ args {{ name }} }} }}" for i in range(MAX_ALIASES)
+    )
+    body = post(client, f"{{ __schema {{ {repeated} }} }}")
+    assert body["data"] is None
+    assert top_level_codes(body) == ["QUERY_TOO_COSTLY"]
+    [error] = body["errors"]
+    budget = introspection_budget(schema._schema)
+    assert f"the budget is {budget:,}" in error["message"]
+
+
+def test_the_introspection_budget_is_a_margin_over_the_fullest_query() -> None:
+    found = measure(schema._schema, parse(FULLEST_INTROSPECTION), None, None)
+    assert found is not None and found.cost == 0 and found.schema_rows > 0
+    assert introspection_budget(schema._schema) == INTROSPECTION_HEADROOM * found.schema_rows
+    one_list = measure(schema._schema, parse("{ __schema { types { name } } }"), None, None)
+    assert one_list == Measure(schema_rows=len(schema._schema.type_map))
+
+
 # ---- the counting rule, exactly ---------------------------------------------------------------
 
 
@@ -204,7 +271,7 @@ def test_a_fragment_that_doubles_forty_times_is_refused_at_once(
             " teams { members(first: 2) { nodes { id } } } } } } }",
             3 * (1 + 20 * (1 + 2)),
         ),
-        # Introspection reads the schema; graphql-core bounds it on its own.
+        # Introspection reads the schema: it is counted apart (schema_rows, below).
         ("{ __schema { types { name fields { name } } } }", 0),
     ],
 )
