@@ -7,6 +7,7 @@ from typing import Any
 from cross_web import HTTPException, SyncHTTPRequestAdapter
 from flask import Request, Response, g
 from flask import request as current_request
+from graphql import GraphQLError
 from strawberry.flask.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
@@ -17,7 +18,9 @@ from graph import auth, graphiql, wire
 from graph.context import Context
 from graph.errors import TopLevelCode, code_for_status
 from heap.actors import Member
+from heap.extensions import db
 from heap.models import User
+from heap.transaction import CHANGES_COMMITTED
 from ops.errors import DatabaseUnavailable, Problem, database_failure
 
 
@@ -37,10 +40,17 @@ class HeapGraphQLView(GraphQLView[Context, None]):
 
     def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """A resolver's database failure is a 503 for the whole request, not a masked error
-        with HTTP 200: the front end retries after Retry-After (ops.errors answers it)."""
+        with HTTP 200: the front end retries after Retry-After (ops.errors answers it).
+
+        Unless a mutation's change committed before the failure (reading its payload back
+        failed): a retry would repeat a change already made, so the answer is a 200 whose
+        errors say the change was saved.
+        """
         failure = database_failure()
         if result.errors and failure is not None:
-            raise DatabaseUnavailable("the database failed during a resolver") from failure
+            if not db.session.info.get(CHANGES_COMMITTED):
+                raise DatabaseUnavailable("the database failed during a resolver") from failure
+            result.errors = [_saved_but_unread(error) for error in result.errors]
         return super().process_result(request, result)
 
     def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Response:
@@ -97,3 +107,12 @@ def _check_operation(operation: GraphQLRequestData) -> None:
         raise wire.BadRequest(f"Send the GraphQL document as the `query` string: {wire.EXAMPLE}.")
     if not isinstance(operation.operation_name, str | None):
         raise wire.BadRequest("`operationName` must be a string (or null), if sent.")
+
+
+def _saved_but_unread(error: GraphQLError) -> GraphQLError:
+    return GraphQLError(
+        "Your change was saved, but reading it back failed because Heap's database stopped "
+        "answering. Don't repeat the change: reload in a few seconds to see it.",
+        path=error.path,
+        extensions={"code": TopLevelCode.SERVICE_UNAVAILABLE.value},
+    )

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, select, text
 
 from app import create_app
 from heap import tokens
 from heap.extensions import db
+from heap.models import Team
 from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.factories import scim_account
 from tests.graph.conftest import make_user, viewer_token
@@ -180,3 +181,41 @@ def test_a_statement_timeout_inside_either_door_is_a_503(app: Flask, backend: st
         client.get("/scim/v2/Groups", headers={"Authorization": f"Bearer {scim_token}"}).status_code
         == 200
     )
+
+
+def test_a_mutation_saved_before_the_database_failed_is_not_a_503(app: Flask) -> None:
+    """The change committed; then reading the payload back failed. A 503 would tell the front
+    end to retry, and the retry would repeat the change (or be refused: ALREADY_EXISTS)."""
+    admin = make_user(admin=True)
+    token = viewer_token(app, admin)
+    db.session.commit()
+    committed: list[bool] = []
+
+    def note_commit(_connection: Any) -> None:
+        committed.append(True)
+
+    def fail_after_commit(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if committed and sql.lstrip().upper().startswith("SELECT"):
+            raise connection.dialect.dbapi.OperationalError("server closed the connection")
+
+    event.listen(db.engine, "commit", note_commit)
+    event.listen(db.engine, "before_cursor_execute", fail_after_commit)
+    try:
+        response = app.test_client().post(
+            "/graphql",
+            json={
+                "query": 'mutation { createTeam(input: {name: "Design"}) '
+                "{ team { name memberCount } userErrors { code } } }"
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail_after_commit)
+        event.remove(db.engine, "commit", note_commit)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [error] = json_of(response)["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["message"].startswith("Your change was saved")
+    db.session.remove()
+    assert db.session.scalars(select(Team.name)).all() == ["Design"]
