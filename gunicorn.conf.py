@@ -19,7 +19,8 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # Processes (WEB_CONCURRENCY, default 2 x CPUs + 1) and threads per process (GUNICORN_THREADS,
 # default 1: the sync worker). Each process keeps its own database pool: keep
 # workers x (pool_size + max_overflow) under PostgreSQL's max_connections.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1))
+# The CPUs this process may run on (a container's cpuset), not the host's.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * len(os.sched_getaffinity(0)) + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 # The stock workers, with JSON instead of HTML for the errors gunicorn answers itself.
 worker_class = (
@@ -81,8 +82,11 @@ if _own_metrics_dir:
 
 
 def on_starting(server: Any) -> None:
-    """Samples of an earlier run would be added to this one's: start from an empty directory."""
-    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+    """Samples of an earlier run would be added to this one's: start from an empty directory
+    (made if it is missing: without it every request's metrics, /healthz's too, would fail)."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
         stale.unlink()
 
 

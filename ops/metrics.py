@@ -123,12 +123,18 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+_PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host")
+
+
 def _allowed() -> bool:
     token = str(current_app.config.get("METRICS_TOKEN") or "")
     if token:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), token)
-    proxied = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+        # As bytes: compare_digest refuses a str holding anything but ASCII (a 500, not a 403).
+        given = sent.strip().encode("utf-8", "surrogateescape")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given, token.encode())
+    # A proxy on this host makes every client look local: any proxy header means "not local".
+    proxied = any(name in request.headers for name in _PROXY_HEADERS)
     return request.remote_addr in {"127.0.0.1", "::1"} and not proxied
 
 

@@ -129,6 +129,8 @@ def test_metrics_are_for_local_scrapers_or_token_holders(app: Flask) -> None:
     through_proxy = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert through_proxy.status_code == 403
     assert through_proxy.headers["Content-Type"] == "application/json"
+    # nginx's plain proxy_pass sends neither X-Forwarded-For nor Forwarded; many add X-Real-IP.
+    assert client.get("/metrics", headers={"X-Real-IP": "203.0.113.9"}).status_code == 403
     remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 403
 
@@ -142,6 +144,9 @@ def test_metrics_are_for_local_scrapers_or_token_holders(app: Flask) -> None:
     ).test_client()
     assert guarded.get("/metrics").status_code == 403
     assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    # Not ASCII: compare_digest would raise on such a str, a 500 instead of a 403.
+    accented = {"Authorization": "Bearer caf\u00e9".encode().decode("latin-1")}
+    assert guarded.get("/metrics", headers=accented).status_code == 403
     remote_with_token = guarded.get(
         "/metrics",
         headers={"Authorization": "Bearer scrape-secret"},
