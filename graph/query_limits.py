@@ -239,18 +239,20 @@ def _schema_list_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
     }
 
 
+# graphql-core's fullest introspection query: GraphiQL and codegen tools send one like it.
+FULLEST_INTROSPECTION = get_introspection_query(
+    descriptions=True,
+    specified_by_url=True,
+    directive_is_repeatable=True,
+    schema_description=True,
+    input_value_deprecation=True,
+)
+
+
 @cache
 def introspection_budget(schema: GraphQLSchema) -> int:
-    """The schema rows one request may ask for: a margin over graphql-core's fullest
-    introspection query, the one GraphiQL and codegen tools send."""
-    fullest = get_introspection_query(
-        descriptions=True,
-        specified_by_url=True,
-        directive_is_repeatable=True,
-        schema_description=True,
-        input_value_deprecation=True,
-    )
-    found = measure(schema, parse(fullest), None, None)
+    """The schema rows one request may ask for: a margin over the fullest introspection."""
+    found = measure(schema, parse(FULLEST_INTROSPECTION), None, None)
     return INTROSPECTION_HEADROOM * (found.schema_rows if found else 0)
 
 

@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 from graphql import (
     GraphQLList,
     GraphQLObjectType,
-    get_introspection_query,
     get_named_type,
     get_nullable_type,
     parse,
@@ -25,6 +24,7 @@ from graphql import is_composite_type as composite
 
 from graph.query_limits import (
     COST_BUDGET,
+    FULLEST_INTROSPECTION,
     INTROSPECTION_HEADROOM,
     ITEM_LIST_SIZES,
     MAX_ALIASES,
@@ -192,14 +192,6 @@ def test_a_fragment_that_doubles_forty_times_is_refused_at_once(
 
 
 # ---- introspection: the schema's own lists, on a budget of their own ---------------------------
-
-FULLEST_INTROSPECTION = get_introspection_query(
-    descriptions=True,
-    specified_by_url=True,
-    directive_is_repeatable=True,
-    schema_description=True,
-    input_value_deprecation=True,
-)
 
 
 def _fragment_fan_out(copies: int) -> str:
