@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.base import NO_VALUE
 
 from heap.actors import Actor, Member
 from heap.errors import AlreadyExists, Busy, HeapError, Unauthenticated
@@ -160,14 +161,21 @@ def lock_account(account: Account, actor: Actor | None = None) -> None:
 
 
 def _read_member_again(member: Member) -> None:
-    signed_in_generation = member.user.session_generation
+    # As loaded when they signed in; NO_VALUE if a rollback earlier in this request expired it
+    # (reading it then would load the current value, or fail if the user is gone).
+    state = inspect(member.user)
+    if state.identity is None:  # never stored: there is no teammate to read again
+        raise Unauthenticated(_SESSION_ENDED)
+    signed_in_generation = state.attrs.session_generation.loaded_value
     user = db.session.execute(
         select(User)
-        .where(User.id == member.user.id)
+        .where(User.id == state.identity[0])
         .options(joinedload(User.role))
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if user is None or not user.is_active or user.session_generation != signed_in_generation:
+    if user is None or not user.is_active:
+        raise Unauthenticated(_SESSION_ENDED)
+    if signed_in_generation is not NO_VALUE and user.session_generation != signed_in_generation:
         raise Unauthenticated(_SESSION_ENDED)
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, inspect
+from sqlalchemy.orm.exc import ObjectDeletedError
 
-from heap.actors import Actor
+from heap.actors import Actor, Member
 from heap.extensions import db
 from heap.models import Account, AuditEvent, AuditOutcome, Role, ScimToken, Team, User
 from heap.text import repaired
@@ -36,7 +37,16 @@ class Who:
 
 
 def who(actor: Actor) -> Who:
-    return Who(actor.kind, actor.id, actor.label)
+    try:
+        return Who(actor.kind, actor.id, actor.label)
+    except ObjectDeletedError:
+        # Only a teammate can be gone: a refusal earlier in the same request rolled back, which
+        # expired them, and they were deleted before this call read them again.
+        key = inspect(actor.user).identity if isinstance(actor, Member) else None
+        return Who(actor.kind, None if key is None else str(key[0]), _DELETED_ACTOR)
+
+
+_DELETED_ACTOR = "a teammate deleted meanwhile"
 
 
 def user_target(user: User) -> Target:

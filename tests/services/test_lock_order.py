@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from heap import policy
 from heap.actors import IdentityProvider, Member
@@ -426,3 +426,26 @@ def test_an_unlink_waiting_on_an_idp_delete_finds_the_team_gone(app: Flask) -> N
     assert isinstance(refusal, HeapError) and refusal.code == "NOT_FOUND", raced
     db.session.expire_all()
     assert db.session.get(Team, team_id) is None
+
+
+def test_a_teammate_deleted_after_a_rollback_in_their_request_is_signed_out(app: Flask) -> None:
+    """A GraphQL request may send several mutations: a refused one rolls back, which expires
+    the viewer read at sign-in; if they are deleted before the next, it refuses, never a 500."""
+    account, _ = scim_account()
+    viewer = cast(User, UserFactory.create(account=account, admin=True))
+    other_admin = cast(User, UserFactory.create(account=account, admin=True))
+    analyst = cast(User, UserFactory.create(account=account))
+    admin_role_id, viewer_id = role(account, "Admin").id, viewer.id
+    db.session.commit()
+    db.session.rollback()  # what a refused mutation leaves: every loaded object expired
+    with db.engine.begin() as elsewhere:  # another Admin removes the viewer meanwhile
+        elsewhere.execute(delete(ScimIdentity).where(ScimIdentity.user_id == viewer_id))
+        elsewhere.execute(delete(User).where(User.id == viewer_id))
+
+    with pytest.raises(Unauthenticated):
+        users.change_role(
+            account=account, actor=Member(viewer), user_id=analyst.id, role_id=admin_role_id
+        )
+    db.session.expire_all()
+    assert role_name(db.session.get_one(User, analyst.id)) == "Analyst"
+    assert other_admin.is_admin
