@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
@@ -368,15 +369,20 @@ def test_a_teammate_deactivated_while_their_change_waited_is_signed_out(app: Fla
 # ---- unlinking a team in Heap against the IdP's DELETE (review) --------------------------------
 
 
-def _linked_team(account: Account) -> Team:
-    return cast(Team, TeamFactory.create(account=account, scim_managed=True))
+@dataclass(frozen=True)
+class _LinkedTeam:
+    """A team the IdP pushed, and the two calls that race for it."""
+
+    id: int
+    unlink: Callable[[], Any]  # an Admin takes it back in Heap
+    idp_deletes: Callable[[], Any]  # the IdP's DELETE /Groups/{id}
 
 
-def test_an_idp_delete_waiting_on_an_unlink_finds_the_team_unlinked(app: Flask) -> None:
+def _linked_team() -> _LinkedTeam:
     account, _ = scim_account()
     token_id = db.session.scalars(select(ScimToken.id)).one()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
-    team = _linked_team(account)
+    team = cast(Team, TeamFactory.create(account=account, scim_managed=True))
     team_id, team_scim_id, account_id = team.id, team.scim_id, account.id
 
     def unlink() -> Any:
@@ -388,8 +394,17 @@ def test_an_idp_delete_waiting_on_an_unlink_finds_the_team_unlinked(app: Flask) 
         mine = db.session.get_one(Account, account_id)
         return teams.delete(account=mine, actor=_idp(token_id), scim_id=team_scim_id)
 
+    return _LinkedTeam(team_id, unlink, idp_deletes)
+
+
+def test_an_idp_delete_waiting_on_an_unlink_finds_the_team_unlinked(app: Flask) -> None:
+    team = _linked_team()
+
     raced = race(
-        app, first=unlink, second=idp_deletes, pause_after=(policy, "ensure_may_unlink_team")
+        app,
+        first=team.unlink,
+        second=team.idp_deletes,
+        pause_after=(policy, "ensure_may_unlink_team"),
     )
 
     assert is_scim_access_lock(raced.blocked_in)
@@ -397,27 +412,17 @@ def test_an_idp_delete_waiting_on_an_unlink_finds_the_team_unlinked(app: Flask) 
     refusal = raced.results[SECOND]
     assert isinstance(refusal, HeapError) and refusal.code == "TEAM_NOT_LINKED", raced
     db.session.expire_all()
-    assert db.session.get_one(Team, team_id).scim_managed is False
+    assert db.session.get_one(Team, team.id).scim_managed is False
 
 
 def test_an_unlink_waiting_on_an_idp_delete_finds_the_team_gone(app: Flask) -> None:
-    account, _ = scim_account()
-    token_id = db.session.scalars(select(ScimToken.id)).one()
-    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
-    team = _linked_team(account)
-    team_id, team_scim_id, account_id = team.id, team.scim_id, account.id
-
-    def idp_deletes() -> Any:
-        mine = db.session.get_one(Account, account_id)
-        return teams.delete(account=mine, actor=_idp(token_id), scim_id=team_scim_id)
-
-    def unlink() -> Any:
-        mine = db.session.get_one(Account, account_id)
-        actor = Member(db.session.get_one(User, admin_id))
-        return teams.unlink(account=mine, actor=actor, team_id=team_id)
+    team = _linked_team()
 
     raced = race(
-        app, first=idp_deletes, second=unlink, pause_after=(policy, "ensure_may_delete_team")
+        app,
+        first=team.idp_deletes,
+        second=team.unlink,
+        pause_after=(policy, "ensure_may_delete_team"),
     )
 
     assert raced.blocked_in.startswith(ACCOUNT_LOCK)
@@ -425,7 +430,7 @@ def test_an_unlink_waiting_on_an_idp_delete_finds_the_team_gone(app: Flask) -> N
     refusal = raced.results[SECOND]
     assert isinstance(refusal, HeapError) and refusal.code == "NOT_FOUND", raced
     db.session.expire_all()
-    assert db.session.get(Team, team_id) is None
+    assert db.session.get(Team, team.id) is None
 
 
 def test_a_teammate_deleted_after_a_rollback_in_their_request_is_signed_out(app: Flask) -> None:
@@ -433,7 +438,7 @@ def test_a_teammate_deleted_after_a_rollback_in_their_request_is_signed_out(app:
     the viewer read at sign-in; if they are deleted before the next, it refuses, never a 500."""
     account, _ = scim_account()
     viewer = cast(User, UserFactory.create(account=account, admin=True))
-    other_admin = cast(User, UserFactory.create(account=account, admin=True))
+    UserFactory.create(account=account, admin=True)  # removing the viewer left an Admin
     analyst = cast(User, UserFactory.create(account=account))
     admin_role_id, viewer_id = role(account, "Admin").id, viewer.id
     db.session.commit()
@@ -448,4 +453,3 @@ def test_a_teammate_deleted_after_a_rollback_in_their_request_is_signed_out(app:
         )
     db.session.expire_all()
     assert role_name(db.session.get_one(User, analyst.id)) == "Analyst"
-    assert other_admin.is_admin
