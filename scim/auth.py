@@ -53,6 +53,13 @@ limiter.shared_limit(
 )(bp)
 
 
+# What changes resources; the searches are POSTs that only read.
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @bp.before_request
 def authenticate() -> None:
-    g.account, g.actor = scim_settings.authenticate(raw_token=_bearer_token())
+    # A write holds its access from here to its commit: the read that authenticates it is the
+    # one its service would otherwise make again (``hold_access``).
+    writes = request.method in _WRITES and not request.path.endswith("/.search")
+    g.account, g.actor = scim_settings.authenticate(raw_token=_bearer_token(), hold=writes)

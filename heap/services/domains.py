@@ -76,16 +76,9 @@ def _ascii(label: str) -> str:
         return label
 
 
-def owner_of(*, email: str) -> int | None:
-    """The account that verified the address's domain or a parent of it, if any: one query."""
-    domain = email_domain(email)
-    if domain is None:
-        return None
-    return db.session.scalars(_OWNER, {"domains": _parents(domain)}).first()
-
-
-# Asked on every provisioning and invite: built once, the domains bound as an expanding list.
-_OWNER = (
+# The account that verified one of ``domains`` (an address's domain and its parents), asked on
+# every provisioning and invite (``lifecycle.claims_on``): built once, an expanding list.
+OWNER = (
     select(VerifiedDomain.account_id)
     .where(VerifiedDomain.domain.in_(bindparam("domains", expanding=True)))
     .limit(1)
@@ -118,7 +111,7 @@ def verify(*, account: Account, actor: Actor, domain: str) -> Verified:
         overlapping = db.session.scalars(
             select(VerifiedDomain).where(
                 or_(
-                    VerifiedDomain.domain.in_(_parents(name)),
+                    VerifiedDomain.domain.in_(parents(name)),
                     VerifiedDomain.domain.endswith("." + name, autoescape=True),
                 )
             )
@@ -168,7 +161,7 @@ def unverify(*, account: Account, actor: Actor, domain: str) -> None:
         db.session.delete(found)
 
 
-def _parents(domain: str) -> list[str]:
+def parents(domain: str) -> list[str]:
     """``a.b.example.com`` -> itself, ``b.example.com``, ``example.com`` (never the TLD)."""
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(len(labels) - 1)]

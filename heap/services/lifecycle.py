@@ -7,6 +7,7 @@ Everything here runs inside the caller's ``unit_of_work`` and never opens one. T
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, bindparam, func, select
@@ -145,27 +146,78 @@ def find_active_by_email(*, email: str) -> User | None:
     return db.session.scalar(_ACTIVE_BY_EMAIL, {"email": email.strip()})
 
 
+@dataclass(frozen=True)
+class Claims:
+    """Who already claims an address, read in one statement before a teammate is added with it:
+    the active teammate holding it anywhere in Heap, the account that verified its domain, and
+    (asked by provisioning) whether this account has an identity with the ``userName``."""
+
+    holder_id: int | None
+    holder_account_id: int | None
+    domain_owner_id: int | None
+    user_name_taken: bool = False
+
+
+def claims_on(*, account: Account, email: str, user_name: str | None = None) -> Claims:
+    """What ``holder_in_account`` and provisioning decide on, in one round trip, not three."""
+    domain = domains.email_domain(email)
+    row = db.session.execute(
+        _CLAIMS,
+        {
+            "email": email.strip(),
+            "domains": domains.parents(domain) if domain else [],
+            "account_id": account.id,
+            "user_name": user_name,
+        },
+    ).one()
+    return Claims(row.holder_id, row.holder_account_id, row.domain_owner_id, row.user_name_taken)
+
+
+_ACTIVE_HOLDER = _ACTIVE_BY_EMAIL.order_by(None).limit(1)
+# One row of scalar subqueries, each an index lookup; built once.
+_CLAIMS = select(
+    _ACTIVE_HOLDER.with_only_columns(User.id).scalar_subquery().label("holder_id"),
+    _ACTIVE_HOLDER.with_only_columns(User.account_id).scalar_subquery().label("holder_account_id"),
+    domains.OWNER.scalar_subquery().label("domain_owner_id"),
+    select(ScimIdentity.id)
+    .where(
+        ScimIdentity.account_id == bindparam("account_id"),
+        func.lower(ScimIdentity.user_name) == func.lower(bindparam("user_name")),
+    )
+    .exists()
+    .label("user_name_taken"),
+)
+
+
 def holder_in_account(
-    *, account: Account, actor: Actor, email: str, except_user: User | None = None, field: str
+    *,
+    account: Account,
+    actor: Actor,
+    email: str,
+    except_user: User | None = None,
+    field: str,
+    claims: Claims | None = None,
 ) -> User | None:
     """The other active teammate of this account holding ``email``, or None if it is free.
 
     An address held in another organization, or at a domain another account verified, is
     refused by ``policy.ensure_address_available`` (worded for the actor); a holder in this
-    account is returned so that each caller can tell its own reader what to do.
+    account is returned so that each caller can tell its own reader what to do. ``claims``:
+    already read for ``email`` in this transaction (``claims_on``).
     """
-    holder = find_active_by_email(email=email)
-    if holder is except_user:
-        holder = None
+    claims = claims or claims_on(account=account, email=email)
+    holder_id = claims.holder_id
+    if except_user is not None and holder_id == except_user.id:
+        holder_id = None
     policy.ensure_address_available(
         account,
         actor,
         email=email,
-        domain_owner_id=domains.owner_of(email=email),
-        holder_account_id=None if holder is None else holder.account_id,
+        domain_owner_id=claims.domain_owner_id,
+        holder_account_id=None if holder_id is None else claims.holder_account_id,
         field=field,
     )
-    return holder
+    return None if holder_id is None else db.session.get(User, holder_id)
 
 
 def create_user(*, account: Account, email: str, role: Role | None, user_name: str) -> User:

@@ -162,8 +162,15 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         policy.ensure_may_add_or_remove_teammates(account, actor)
         _clean_user_name(profile.user_name)
         email = email_for(profile)
-        # Locked: two POSTs restoring one tombstone take turns, and the second sees it active.
-        identity = lifecycle.find_identity(account=account, user_name=profile.user_name, lock=True)
+        # Who holds the address and the userName, in one statement: for a new person (nearly
+        # every POST) that is all there is to read before the inserts.
+        claims = lifecycle.claims_on(account=account, email=email, user_name=profile.user_name)
+        identity = None
+        if claims.user_name_taken:
+            # Locked: two POSTs restoring one tombstone take turns, and the second sees it active.
+            identity = lifecycle.find_identity(
+                account=account, user_name=profile.user_name, lock=True
+            )
         if identity is not None and identity.user.is_active:
             raise AlreadyExists(
                 f"{profile.user_name} is already a user of this Heap account (id {identity.id}). "
@@ -172,9 +179,14 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
             )
         active = profile.active is not False
         # Checked for an inactive profile too: a second identity for a person Heap already has
-        # would only fail later, at activation, with a less useful answer.
+        # would only fail later, at activation, with a less useful answer. A restore asks again:
+        # whoever held the address may have changed while it waited for the lock.
         _ensure_email_free(
-            account=account, actor=actor, email=email, sent_user_name=profile.user_name
+            account=account,
+            actor=actor,
+            email=email,
+            sent_user_name=profile.user_name,
+            claims=claims if identity is None else None,
         )
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
@@ -343,9 +355,15 @@ def _ensure_email_free(
     email: str,
     except_user: User | None = None,
     sent_user_name: str | None = None,
+    claims: lifecycle.Claims | None = None,
 ) -> None:
     holder = lifecycle.holder_in_account(
-        account=account, actor=actor, email=email, except_user=except_user, field="userName"
+        account=account,
+        actor=actor,
+        email=email,
+        except_user=except_user,
+        field="userName",
+        claims=claims,
     )
     if holder is None:
         return

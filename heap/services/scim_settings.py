@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from heap import policy, tokens
 from heap.actors import Actor, IdentityProvider, Member
@@ -119,25 +119,50 @@ def list_tokens(*, account: Account) -> Sequence[ScimToken]:
     return db.session.scalars(query.order_by(ScimToken.id.desc())).all()
 
 
-# One statement for every SCIM request: the token, its account, and the account's default role
-# (which a create needs), joined. Built once.
+# One statement for every SCIM request: the token and its account. Built once.
 _TOKEN_BY_HASH = (
     select(ScimToken)
     .where(ScimToken.token_hash == bindparam("digest"))
-    .options(joinedload(ScimToken.account).joinedload(Account.scim_default_role))
+    .options(joinedload(ScimToken.account, innerjoin=True))
 )
+# Before a write, the same statement is ``hold_access``'s: the account and the token held FOR
+# SHARE until the write commits, and the account's default role (which a create gives) with
+# them. Accounts first in FROM: PostgreSQL locks a join's rows in that order, the order disable
+# and revoke_token take them (the account, then the tokens). A write that locked the token first
+# would deadlock with a disable holding the account and waiting for the token. The role rides
+# along unlocked, on the nullable side of an outer join.
+_HELD_TOKEN = (
+    select(ScimToken)
+    .select_from(Account)
+    .join(ScimToken, ScimToken.account_id == Account.id)
+    .options(contains_eager(ScimToken.account).joinedload(Account.scim_default_role))
+    .with_for_update(read=True, of=(Account, ScimToken))
+    .execution_options(populate_existing=True)
+)
+_HELD_TOKEN_BY_HASH = _HELD_TOKEN.where(ScimToken.token_hash == bindparam("digest"))
+_HELD_TOKEN_BY_ID = _HELD_TOKEN.where(
+    ScimToken.id == bindparam("token_id"), Account.id == bindparam("account_id")
+)
+# Where ``authenticate(hold=True)`` notes the transaction its read holds the token in.
+_HELD_IN = "heap.scim_access_held_in"
 
 
-def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
+def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, IdentityProvider]:
     """The account and actor behind a presented bearer token.
 
     Raises ``Unauthenticated`` (401) for a missing, unknown or revoked token, and the plan or
     SCIM-off refusal (403) when the account may not be provisioned right now.
+
+    ``hold``: the request is about to write, and this read is its ``hold_access``. It opens the
+    write's transaction (on SQLite, with the write lock) and holds the token and account until
+    the write commits, so the write needs no second read of them: one statement, not two.
     """
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
-    token = db.session.scalar(_TOKEN_BY_HASH, {"digest": digest})
+    if hold:
+        take_sqlite_write_lock()
+    token = db.session.scalar(_HELD_TOKEN_BY_HASH if hold else _TOKEN_BY_HASH, {"digest": digest})
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
     if token.revoked_at is not None:
@@ -146,8 +171,11 @@ def authenticate(*, raw_token: str) -> tuple[Account, IdentityProvider]:
     policy.ensure_idp_may_act(account)
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        # Its own commit, which ends the hold too: the write then reads the token again.
         with unit_of_work():
             token.last_used_at = now
+    elif hold:
+        db.session.info[_HELD_IN] = (token.id, db.session().get_transaction())
     return account, IdentityProvider(token)
 
 
@@ -164,7 +192,8 @@ def hold_access(*, account: Account, actor: Actor) -> None:
     hold together): a disable or revoke waits for the writes in flight to commit, and a write
     that starts later waits for it and then sees the revocation. SQLite has a single writer: its
     write lock is taken first, so nothing can commit between these reads and this write's own
-    commit. The account is read afresh either way, for the policy checks that follow.
+    commit. The account is read afresh either way, for the policy checks that follow; unless
+    ``authenticate(hold=True)`` already read and held both in this same transaction.
 
     An operator (the CLI) needs nothing here.
     """
@@ -173,23 +202,15 @@ def hold_access(*, account: Account, actor: Actor) -> None:
         return
     if not isinstance(actor, IdentityProvider):
         return
+    held = db.session.info.pop(_HELD_IN, None)
+    if held == (actor.token.id, db.session().get_transaction()):
+        policy.ensure_idp_may_act(account)
+        return
     take_sqlite_write_lock()
-    # accounts first in FROM: PostgreSQL locks a join's rows in that order, the order disable
-    # and revoke_token take them (the account, then the tokens). A write that locked the token
-    # first would deadlock with a disable holding the account and waiting for the token.
-    query = (
-        select(ScimToken, Account)
-        .select_from(Account)
-        .join(ScimToken, ScimToken.account_id == Account.id)
-        .where(ScimToken.id == actor.token.id, Account.id == account.id)
-        # The default role comes along (unlocked, on the nullable side of an outer join): read
-        # afresh with the account, it is what a create gives, at no extra statement.
-        .options(joinedload(Account.scim_default_role))
-        .with_for_update(read=True, of=(Account, ScimToken))
-        .execution_options(populate_existing=True)
+    token = db.session.scalar(
+        _HELD_TOKEN_BY_ID, {"token_id": actor.token.id, "account_id": account.id}
     )
-    row = db.session.execute(query).one_or_none()
-    if row is None or row.ScimToken.revoked_at is not None:
+    if token is None or token.revoked_at is not None:
         raise Unauthenticated(_REVOKED)
     policy.ensure_idp_may_act(account)
 

@@ -11,6 +11,7 @@ as a served request does, so nothing is found in memory that production would ha
 | a list page (any size, filtered or not)    | 3 statements in all                          |
 | POST /Users, PATCH /Users/{id}             | one transaction; a PATCH that changes        |
 |                                            | nothing writes nothing                       |
+| POST /Users of a new person                | 2 reads, then its 3 rows: 5 statements       |
 | the token's lastUsedAt                     | at most once a minute, in its own commit     |
 """
 
@@ -186,6 +187,9 @@ def test_okta_create_is_one_transaction(app: Flask, idp: Idp) -> None:
         "scim_identities",
         "users",
     ]
+    # Before them, two reads: the token and account, held for the write (``hold_access``), and
+    # who claims the address and the userName (``lifecycle.claims_on``).
+    assert len(trace.statements) == 5, trace.statements
 
 
 def test_a_patch_is_one_transaction_and_an_unchanged_one_writes_nothing(

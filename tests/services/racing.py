@@ -56,7 +56,7 @@ def is_scim_access_lock(sql: str) -> bool:
     """Whether ``sql`` is the lock heap.services.scim_settings.hold_access takes first in every
     IdP write: SQLite's write lock, or a shared lock on the token and account rows."""
     return sql == "BEGIN IMMEDIATE" or (
-        sql.startswith("SELECT scim_tokens.") and " FOR SHARE" in sql
+        sql.startswith("SELECT ") and sql.endswith(" FOR SHARE OF accounts, scim_tokens")
     )
 
 

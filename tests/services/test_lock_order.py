@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from heap import policy
 from heap.actors import IdentityProvider, Member
@@ -178,6 +178,50 @@ def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(app:
         select(AuditEvent.action).where(AuditEvent.account_id == account_id).order_by(AuditEvent.id)
     ).all()
     assert actions[-2:] == ["user.provision", "scim.disable"]
+
+
+def test_a_write_holds_its_access_from_the_read_that_authenticated_it(app: Flask) -> None:
+    """The SCIM door authenticates a write with ``hold``: that read is the write's access lock,
+    held from authentication to commit, so ``hold_access`` does not read the token again. A
+    disable arriving after the authentication still waits for the write."""
+    account, raw_token = scim_account()
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
+    db.session.commit()
+    account_id = account.id
+    token_reads: list[str] = []
+
+    def provision() -> Any:
+        mine_only = threading.get_ident()
+
+        def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            if threading.get_ident() == mine_only and is_scim_access_lock(sql):
+                token_reads.append(sql)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            mine, idp = scim_settings.authenticate(raw_token=raw_token, hold=True)
+            return provisioning.provision(
+                account=mine, actor=idp, profile=_profile("held@example.com")
+            )
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    def disable() -> Any:
+        mine = db.session.get_one(Account, account_id)
+        return scim_settings.disable(account=mine, actor=Member(db.session.get_one(User, admin_id)))
+
+    raced = race(
+        app,
+        first=provision,
+        second=disable,
+        pause_after=(policy, "ensure_may_add_or_remove_teammates"),
+    )
+
+    assert raced.blocked_in.startswith(ACCOUNT_LOCK)
+    assert raced.events == [*WAITED, (SECOND, "commit")]
+    assert isinstance(raced.results[FIRST], ScimIdentity)
+    assert len(token_reads) == 1, token_reads  # the authentication's, and no second one
 
 
 def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
