@@ -9,6 +9,7 @@ from flask_limiter.util import get_remote_address
 
 from heap.errors import Unauthenticated
 from heap.services import scim_settings
+from ops import database
 from ops.limits import limiter
 from scim import bp
 
@@ -62,4 +63,6 @@ def authenticate() -> None:
     # A write holds its access from here to its commit: the read that authenticates it is the
     # one its service would otherwise make again (``hold_access``).
     writes = request.method in _WRITES and not request.path.endswith("/.search")
+    if not writes:
+        database.reads_only()
     g.account, g.actor = scim_settings.authenticate(raw_token=_bearer_token(), hold=writes)

@@ -117,7 +117,13 @@ def _modify(scim_id: str, edit: Callable[[ScimIdentity], IdpProfile]) -> Respons
     projection = _projection()
     # `edit` runs inside the service's transaction, on the identity as read there, so a PUT or
     # PATCH never applies to a stale copy.
-    identity = provisioning.modify(account=g.account, actor=g.actor, scim_id=scim_id, edit=edit)
+    identity = provisioning.modify(
+        account=g.account,
+        actor=g.actor,
+        scim_id=scim_id,
+        edit=edit,
+        with_teams=projection.includes("groups"),
+    )
     return scim_response(_dumped(identity, projection))
 
 

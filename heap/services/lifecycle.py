@@ -113,10 +113,15 @@ def with_users(query: Select[*Ts], *, with_teams: bool = False) -> Select[*Ts]:
 # A user's teams, by name: after its own order, a query that loads teams sorts by this.
 TEAM_ORDER = (func.lower(Team.name), Team.id)
 
-# Loader options are immutable: built once, not per request.
-_USER_AND_ROLE = contains_eager(ScimIdentity.user).contains_eager(User.role)
+# Loader options are immutable: built once, not per request. A user's role and teams are read
+# here to be shown (a role's name, a team's id and name): only those columns are fetched, as
+# every column costs on each row (the driver describes and converts each one).
+_ROLE_SHOWN = (Role.id, Role.name)
+_TEAM_SHOWN = (Team.id, Team.scim_id, Team.name)
+_USER_AND_ROLE = contains_eager(ScimIdentity.user).contains_eager(User.role).load_only(*_ROLE_SHOWN)
 _USER_ROLE_AND_TEAMS = contains_eager(ScimIdentity.user).options(
-    contains_eager(User.role), contains_eager(User.teams)
+    contains_eager(User.role).load_only(*_ROLE_SHOWN),
+    contains_eager(User.teams).load_only(*_TEAM_SHOWN),
 )
 
 
@@ -247,6 +252,13 @@ def deactivate(user: User) -> int:
     user.role = None
     user.session_generation += 1
     return execute_counting(sql_delete(TeamMembership).where(TeamMembership.user_id == user.id))
+
+
+def load_teams(user: User) -> None:
+    """Read ``user.teams`` now, as this transaction leaves them (a deactivation above may have
+    emptied them with a set-based DELETE the loaded collection would not know of)."""
+    db.session.expire(user, ["teams"])
+    user.teams  # noqa: B018 (the access loads the collection)
 
 
 def reactivate(user: User, role: Role) -> None:

@@ -227,11 +227,14 @@ def modify(
     actor: Actor,
     scim_id: str,
     edit: Callable[[ScimIdentity], IdpProfile],
+    with_teams: bool = False,
 ) -> ScimIdentity:
     """Apply ``edit(current identity)`` as a full replace, read and write in one transaction.
 
     A PATCH is applied to the user's current document by ``edit``; anything ``edit`` raises
-    rolls the whole request back, so operations are atomic.
+    rolls the whole request back, so operations are atomic. ``with_teams``: the user's teams
+    are loaded too, before the commit (read afterwards, they would cost the caller a second
+    connection from the pool).
     """
     with _changing(account, actor, "user.update", scim_id) as identity:
         profile = edit(identity)
@@ -265,6 +268,8 @@ def modify(
             identity.idp_role = role_value
         if changes:
             lifecycle.record(account, actor, "user.update", user, details=changes)
+        if with_teams:
+            lifecycle.load_teams(user)
     return identity
 
 

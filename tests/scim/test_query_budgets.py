@@ -13,11 +13,13 @@ as a served request does, so nothing is found in memory that production would ha
 |                                            | nothing writes nothing                       |
 | POST /Users of a new person                | 2 reads, then its 3 rows: 5 statements       |
 | the token's lastUsedAt                     | at most once a minute, in its own commit     |
+| any read                                   | no transaction (no BEGIN, no ROLLBACK)       |
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from typing import Any, cast
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from psycopg import pq
 from sqlalchemy import event, select
 
 from heap.extensions import db
@@ -42,6 +45,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 class Trace:
     statements: list[str] = field(default_factory=list)
     commits: int = 0
+    checkouts: int = 0  # connections taken from the pool: each costs a pre-ping
 
     @property
     def writes(self) -> list[str]:
@@ -61,14 +65,19 @@ def traced(app: Flask) -> Iterator[Trace]:
     def commit(conn: Any) -> None:
         trace.commits += 1
 
+    def checkout(*_: Any) -> None:
+        trace.checkouts += 1
+
     engine = db.engine
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
+    event.listen(engine.pool, "checkout", checkout)
     try:
         yield trace
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
+        event.remove(engine.pool, "checkout", checkout)
         db.session.remove()
 
 
@@ -176,6 +185,44 @@ def test_the_username_lookup_okta_sends_is_two_statements(app: Flask, idp: Idp) 
     assert len(trace.statements) <= 2, trace.statements
 
 
+def _holds_a_transaction(dbapi_connection: Any) -> bool:
+    """Whether the database itself has a transaction open on this connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return dbapi_connection.in_transaction
+    return bool(dbapi_connection.info.transaction_status != pq.TransactionStatus.IDLE)
+
+
+@contextmanager
+def transaction_states(app: Flask) -> Iterator[list[bool]]:
+    """After each statement the app sends: whether a transaction was open on the database."""
+    db.session.remove()
+    states: list[bool] = []
+
+    def after(conn: Any, *_: Any) -> None:
+        states.append(_holds_a_transaction(conn.connection.dbapi_connection))
+
+    event.listen(db.engine, "after_cursor_execute", after)
+    try:
+        yield states
+    finally:
+        event.remove(db.engine, "after_cursor_execute", after)
+        db.session.remove()
+
+
+def test_a_read_holds_no_transaction_and_a_write_one(app: Flask, idp: Idp) -> None:
+    """A read needs no BEGIN and ROLLBACK around its statements (two round trips of a GET's
+    five on PostgreSQL); a write keeps its one transaction from authentication to commit."""
+    user_id = json_of(idp.call("POST", "/Users", okta_user("ada@example.com")))["id"]
+    with transaction_states(app) as reads:
+        assert idp.call("GET", f"/Users/{user_id}").status_code == 200
+        assert idp.call("GET", "/Users", filter='userName eq "ada@example.com"').status_code == 200
+        assert idp.call("GET", "/Groups").status_code == 200
+    assert reads and not any(reads), reads
+    with transaction_states(app) as writes:
+        assert idp.call("POST", "/Users", okta_user("bo@example.com")).status_code == 201
+    assert writes and all(writes), writes
+
+
 def test_okta_create_is_one_transaction(app: Flask, idp: Idp) -> None:
     with traced(app) as trace:
         response = idp.call("POST", "/Users", okta_user("ada@example.com"))
@@ -206,6 +253,8 @@ def test_a_patch_is_one_transaction_and_an_unchanged_one_writes_nothing(
         first = idp.call("PATCH", f"/Users/{created['id']}", rename)
     assert first.status_code == 200
     assert trace.commits == 1
+    # The user's groups for the answer are read before the commit, on the same connection.
+    assert trace.checkouts == 1
     assert trace.writes and all(
         s.split()[1 if s.upper().startswith("UPDATE") else 2] in ("users", "audit_events")
         for s in trace.writes
