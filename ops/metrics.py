@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -27,8 +28,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import event
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import Insert, event
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from heap.models import AuditEvent
 
@@ -139,16 +140,24 @@ def _allowed() -> bool:
 
 
 # SCIM outcomes, counted from the audit log itself: every change, skip and refusal the IdP causes
-# writes one AuditEvent, and counting them on commit (not on flush) counts only what happened.
+# writes one audit_events row (heap.services.audit inserts them into the table through the
+# session), and counting them once the session's commit succeeded counts only what happened.
 # Listening here keeps heap/ free of any metrics code.
+_AUDIT_EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
 
 
-@event.listens_for(Session, "after_flush")
-def _collect_scim_events(session: Session, _flush: UOWTransaction) -> None:
-    for instance in session.new:
-        if isinstance(instance, AuditEvent) and instance.actor_kind == _IDP_KIND:
-            pending = session.info.setdefault(_PENDING_KEY, [])
-            pending.append((instance.target_kind or "none", instance.action, instance.outcome))
+@event.listens_for(Session, "do_orm_execute")
+def _collect_scim_events(execution: ORMExecuteState) -> None:
+    statement = execution.statement
+    if not (isinstance(statement, Insert) and statement.table is _AUDIT_EVENTS):
+        return
+    sent = execution.parameters or {}
+    rows: Sequence[Mapping[str, Any]] = sent if isinstance(sent, Sequence) else [sent]
+    execution.session.info.setdefault(_PENDING_KEY, []).extend(
+        (row.get("target_kind") or "none", row["action"], row["outcome"])
+        for row in rows
+        if row.get("actor_kind") == _IDP_KIND
+    )
 
 
 @event.listens_for(Session, "after_commit")

@@ -121,11 +121,15 @@ def _record_per_account(
     if not deleted:
         return
     with unit_of_work():
-        for account_id, count in sorted(deleted.items()):
-            audit.record(
-                account_id,
-                actor,
-                action,
-                audit.Target("account", account_id),
-                details={"deleted": count, "older_than_days": older_than_days},
-            )
+        audit.record_all(
+            [
+                audit.event(
+                    account_id,
+                    actor,
+                    action,
+                    audit.Target("account", account_id),
+                    details={"deleted": count, "older_than_days": older_than_days},
+                )
+                for account_id, count in sorted(deleted.items())
+            ]
+        )

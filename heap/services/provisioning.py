@@ -192,11 +192,13 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
         if identity is None:
+            user_columns, identity_columns = _profile_columns(profile, email)
             user = lifecycle.create_user(
                 account=account,
-                email=email,
                 role=role if active else None,
-                user_name=profile.user_name,
+                user_name=identity_columns.pop("user_name"),
+                identity={**identity_columns, "idp_role": role_value},
+                **user_columns,
             )
             identity = user.scim_identity
             action = "user.provision"
@@ -205,8 +207,8 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
             if active:
                 lifecycle.reactivate(user, role)
             action = "user.restore" if active else "user.update"
-        identity.idp_role = role_value
-        _apply_profile(identity, profile, email)
+            identity.idp_role = role_value
+            _apply_profile(identity, profile, email)
         if active:
             lifecycle.record(account, actor, action, user, details={"role": role.name})
         else:
@@ -424,18 +426,33 @@ def _apply_identity_changes(
 
 
 def _apply_profile(identity: ScimIdentity, profile: IdpProfile, email: str) -> None:
-    user = identity.user
-    identity.user_name = _clean_user_name(profile.user_name)
-    identity.external_id = _clean_external_id(profile.external_id)
-    identity.idp_managed = True
-    identity.extra = _clean_kept_attributes(profile.extra)
-    identity.email = sent_email(profile)
-    user.email = email
-    user.given_name = lifecycle.clean_name(profile.given_name, "name.givenName")
-    user.family_name = lifecycle.clean_name(profile.family_name, "name.familyName")
-    user.display_name = (
-        lifecycle.clean_name(profile.display_name, "displayName") if profile.display_name else None
-    )
+    user_columns, identity_columns = _profile_columns(profile, email)
+    for column, value in identity_columns.items():
+        setattr(identity, column, value)
+    for column, value in user_columns.items():
+        setattr(identity.user, column, value)
+
+
+def _profile_columns(profile: IdpProfile, email: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What Heap stores of a profile, checked and cleaned: the user's columns, the identity's."""
+    identity = {
+        "user_name": _clean_user_name(profile.user_name),
+        "external_id": _clean_external_id(profile.external_id),
+        "idp_managed": True,
+        "extra": _clean_kept_attributes(profile.extra),
+        "email": sent_email(profile),
+    }
+    user = {
+        "email": email,
+        "given_name": lifecycle.clean_name(profile.given_name, "name.givenName"),
+        "family_name": lifecycle.clean_name(profile.family_name, "name.familyName"),
+        "display_name": (
+            lifecycle.clean_name(profile.display_name, "displayName")
+            if profile.display_name
+            else None
+        ),
+    }
+    return user, identity
 
 
 def _clean_kept_attributes(extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,14 +103,18 @@ def _rewrite(
         if fixed is not value:
             db.session.execute(update(key.class_).where(key == row_key).values({column.key: fixed}))
             repaired_in.append(account_id)
-    for account_id, count in sorted(Counter(repaired_in).items()):
-        audit.record(
-            account_id,
-            actor,
-            "data.repair_text",
-            details={"column": name, "rows": count},
-            reason="Unpaired UTF-16 surrogates or NULs stored before they were refused were "
-            "replaced by U+FFFD.",
-        )
+    audit.record_all(
+        [
+            audit.event(
+                account_id,
+                actor,
+                "data.repair_text",
+                details={"column": name, "rows": count},
+                reason="Unpaired UTF-16 surrogates or NULs stored before they were refused were "
+                "replaced by U+FFFD.",
+            )
+            for account_id, count in sorted(Counter(repaired_in).items())
+        ]
+    )
     db.session.commit()
     return repaired_in

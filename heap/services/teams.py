@@ -369,16 +369,22 @@ def _record_skipped(
     ids: a push of 80,000 stale ids must not write 80,000 rows.
     """
     named = [skip for skip in skipped.values() if skip.email is not None][:MAX_NAMED_SKIPS]
-    for skip in named:
-        audit.record(
-            account.id,
-            actor,
-            "team.add_member",
-            audit.Target("user", skip.ref, skip.email),
-            outcome=AuditOutcome.SKIPPED,
-            reason=f"Not added to team {team.name!r}: no active user with this id in this account.",
-            details={"team": team.scim_id},
-        )
+    audit.record_all(
+        [
+            audit.event(
+                account.id,
+                actor,
+                "team.add_member",
+                audit.Target("user", skip.ref, skip.email),
+                outcome=AuditOutcome.SKIPPED,
+                reason=(
+                    f"Not added to team {team.name!r}: no active user with this id in this account."
+                ),
+                details={"team": team.scim_id},
+            )
+            for skip in named
+        ]
+    )
     shown = {skip.ref for skip in named}
     rest = sorted(ref for ref in skipped if ref not in shown)
     if rest:

@@ -132,13 +132,21 @@ def invite(
         )
         if holder is not None or (identity is not None and identity.user.is_active):
             raise AlreadyExists(f"{email} is already a teammate.", field="email")
+        given = lifecycle.clean_name(given_name, "givenName")
+        family = lifecycle.clean_name(family_name, "familyName")
         if identity is None:
-            user = lifecycle.create_user(account=account, email=email, role=role, user_name=email)
+            user = lifecycle.create_user(
+                account=account,
+                email=email,
+                role=role,
+                user_name=email,
+                given_name=given,
+                family_name=family,
+            )
         else:
             user = identity.user
             lifecycle.reactivate(user, role)
-        user.given_name = lifecycle.clean_name(given_name, "givenName")
-        user.family_name = lifecycle.clean_name(family_name, "familyName")
+            user.given_name, user.family_name = given, family
         lifecycle.record(account, actor, "user.invite", user, details={"role": role.name})
     return user
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
+from heap.errors import Invalid
+from heap.services import audit, scim_settings
+from heap.transaction import Attempt, unit_of_work
 from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.factories import scim_account
 
@@ -83,6 +87,26 @@ def test_counters_move_with_scim_traffic(client: FlaskClient) -> None:
     assert moved(operations, resource="team", operation="team.create", outcome="applied") == 1
     # An unknown id is counted in the one skip event a push writes, on the team.
     assert moved(operations, resource="team", operation="team.add_member", outcome="skipped") == 1
+
+
+def test_an_event_rolled_back_is_not_counted(client: FlaskClient) -> None:
+    """An IdP change whose event was written and then rolled back (a later step refused it)
+    counts as the refusal it became, not as applied."""
+    account, token = scim_account()
+    _, idp = scim_settings.authenticate(raw_token=token)
+    before = scrape(client)
+    attempt = Attempt(account.id, idp, "user.update", "user", "some-id")
+    with pytest.raises(Invalid), unit_of_work(attempt):
+        audit.record(account.id, idp, "user.update", audit.Target("user", "some-id"))
+        raise Invalid("A later check refused the change.")
+    after = scrape(client)
+
+    def moved(outcome: str) -> float:
+        labels = {"resource": "user", "operation": "user.update", "outcome": outcome}
+        name = "heap_scim_operations_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (moved("applied"), moved("refused")) == (0, 1)
 
 
 def test_rate_limit_refusals_are_counted(app: Flask) -> None:
