@@ -72,7 +72,7 @@ _ANYWHERE = [
         paths=("psycopg/",),
     ),
     Bucket("logging (JSON request log)", paths=("logging/",)),
-    Bucket("rate limiter (Flask-Limiter, limits)", paths=("flask_limiter/", "limits/")),
+    Bucket("rate limiter (ops/limits.py, limits)", paths=("ops/limits.py", "limits/")),
 ]
 # Else by the package of the innermost frame: that package's own time.
 _INNERMOST = [

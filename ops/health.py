@@ -19,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from heap.extensions import db
-from ops.limits import limiter
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +27,11 @@ Check = dict[str, Any]
 
 def init_app(app: Flask) -> None:
     @app.get("/healthz")
-    @limiter.exempt
     def healthz() -> Response:
         """The process is alive and serving; touches nothing else."""
         return _json({"status": "ok"}, 200)
 
     @app.get("/readyz")
-    @limiter.exempt
     def readyz() -> Response:
         """Ready for traffic: database, schema and (when configured) Redis all answer."""
         checks: dict[str, Check] = {}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, g, request
-from flask_limiter.util import get_remote_address
+from flask import Response, g, request
 
 from heap.errors import Unauthenticated
 from heap.services import scim_settings
 from ops import database
-from ops.limits import limiter
+from ops.limits import Limit
 from scim import bp
 
 
@@ -24,34 +23,38 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def _rate_limit_key() -> str:
-    # One bucket per presented token (hashed, never the secret itself); no token, one per address.
+# Every request, per presented token (hashed, never the secret itself); without one, per address.
+PER_TOKEN = Limit("SCIM_RATE_LIMIT", "scim")
+# Failed authentications, per client address: a new random token per request gets a fresh
+# per-token bucket, and each one still costs a hash and a database lookup. Only 401s count;
+# once the limit is reached, every request from the address is answered 429 before any
+# database work (``limit`` runs before ``authenticate``), until the window ends.
+AUTH_FAILURES = Limit("SCIM_AUTH_FAILURE_LIMIT", "scim-auth-failures")
+
+
+def _token_key() -> str:
     token = request.headers.get("Authorization", "").partition(" ")[2].strip()
     if token:
-        return "scim-token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-    return "scim-addr:" + get_remote_address()
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "addr:" + _address()
 
 
-limiter.limit(lambda: str(current_app.config["SCIM_RATE_LIMIT"]), key_func=_rate_limit_key)(bp)
-
-# Failed authentications, per client address: a new random token per request gets a fresh
-# per-token bucket, and each one still costs a hash and a database lookup. Only 401s count
-# (deduct_when); once the limit is reached, every request from the address is answered 429
-# before any database work (the limiter runs before ``authenticate``), until the window ends.
-AUTH_FAILURE_SCOPE = "scim-auth-failures"
-
-
-def _client_address() -> str:
+def _address() -> str:
     # request.remote_addr is the proxy-corrected address once ProxyFix trusts the proxies.
-    return "scim-auth-fail:" + (request.remote_addr or "unknown")
+    return request.remote_addr or "unknown"
 
 
-limiter.shared_limit(
-    lambda: str(current_app.config["SCIM_AUTH_FAILURE_LIMIT"]),
-    scope=AUTH_FAILURE_SCOPE,
-    key_func=_client_address,
-    deduct_when=lambda response: response.status_code == 401,
-)(bp)
+@bp.before_request
+def limit() -> None:
+    AUTH_FAILURES.check(_address())
+    PER_TOKEN.hit(_token_key())
+
+
+@bp.after_request
+def count_failed_authentication(response: Response) -> Response:
+    if response.status_code == 401:
+        AUTH_FAILURES.count(_address())
+    return response
 
 
 # What changes resources; the searches are POSTs that only read.

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from flask import Flask, Response
-from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from heap.errors import ErrorCode, HeapError, require_every_code
 from ops.errors import Problem, register_shape
-from ops.limits import retry_after_seconds
+from ops.limits import RateLimited
 from scim import bp
-from scim.auth import AUTH_FAILURE_SCOPE
+from scim.auth import AUTH_FAILURES
 from scim.constants import MAX_ERROR_PROBLEMS
 from scim.filters import FilterError
 from scim.patch import PatchError
@@ -98,11 +97,11 @@ def validation_error(error: ValidationError) -> Response:
     return error_response(400, _flatten(error.messages), scim_type="invalidValue")
 
 
-@bp.errorhandler(RateLimitExceeded)
-def rate_limited(error: RateLimitExceeded) -> Response:
+@bp.errorhandler(RateLimited)
+def rate_limited(error: RateLimited) -> Response:
     # Okta reschedules the remaining work after Retry-After on its own; Entra backs off.
-    retry_after = retry_after_seconds()
-    if error.limit.scope == AUTH_FAILURE_SCOPE:
+    retry_after = error.retry_after
+    if error.scope == AUTH_FAILURES.scope:
         detail = (
             f"Too many failed authentications from this address ({error.description}). Check "
             "that the API token in your identity provider is the current SCIM token from Heap, "

@@ -120,10 +120,8 @@ def app(backend: str, _tmp_root: Path) -> Iterator[Flask]:
         assert url is not None
         _apps[backend] = _make_app(backend, url)
     app = _apps[backend]
-    # One Flask-Limiter serves every app of the process, with the storage of the app it was
-    # last bound to: a test that built an app with another store (an unreachable Redis) must
-    # not leave it to the next test. Rebinding also starts each test with fresh counters.
-    limits.init_app(app)
+    # Each test starts with fresh rate-limit counters.
+    limits.reset(app)
     with app.app_context():
         yield app
         db.session.remove()

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app import create_app
-from ops.limits import limiter
+from ops import limits
 from tests.conftest import TEST_SECRET_KEY, json_of
 from tests.graph.conftest import counting_queries, make_account, make_user, viewer_token
 
@@ -23,9 +23,9 @@ VIEWER = {"query": "{ viewer { email } }"}
 def small_limit(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A limit of 3 a minute for this test alone, on counters no earlier test touched."""
     monkeypatch.setitem(app.config, "GRAPHQL_RATE_LIMIT", f"{LIMIT} per minute")
-    limiter.reset()
+    limits.reset(app)
     yield
-    limiter.reset()
+    limits.reset(app)
 
 
 def _post(
