@@ -101,41 +101,27 @@ class Limit:
 
     def hit(self, key: str) -> None:
         """Count this request against ``key``; ``RateLimited`` if that takes it over."""
-        limiter = _limiter()
-        if limiter is None:
-            return
-        item = _parsed(str(current_app.config[self.setting]))
-        try:
-            allowed = limiter.hit(item, self.scope, key)
-        except StorageError as error:
-            log.warning("rate limit %s skipped: its storage failed (%s)", self.scope, error)
-            return
-        if not allowed:
-            raise self._refusal(limiter, item, key)
+        self._ask(key, counts=True, refuses=True)
 
     def count(self, key: str) -> None:
         """Count a request against ``key`` once its answer is known; refuses nothing now."""
-        limiter = _limiter()
-        if limiter is None:
-            return
-        item = _parsed(str(current_app.config[self.setting]))
-        try:
-            limiter.hit(item, self.scope, key)
-        except StorageError as error:
-            log.warning("rate limit %s skipped: its storage failed (%s)", self.scope, error)
+        self._ask(key, counts=True, refuses=False)
 
     def check(self, key: str) -> None:
         """``RateLimited`` if ``key`` has already used up the limit; counts nothing."""
+        self._ask(key, counts=False, refuses=True)
+
+    def _ask(self, key: str, *, counts: bool, refuses: bool) -> None:
         limiter = _limiter()
         if limiter is None:
             return
         item = _parsed(str(current_app.config[self.setting]))
         try:
-            allowed = limiter.test(item, self.scope, key)
+            allowed = (limiter.hit if counts else limiter.test)(item, self.scope, key)
         except StorageError as error:
             log.warning("rate limit %s skipped: its storage failed (%s)", self.scope, error)
             return
-        if not allowed:
+        if refuses and not allowed:
             raise self._refusal(limiter, item, key)
 
     def _refusal(
