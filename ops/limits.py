@@ -15,6 +15,7 @@ here, and a request costs the storage's increment.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -132,7 +133,8 @@ class Limit:
             reset_at = limiter.get_window_stats(item, self.scope, key).reset_time
         except StorageError:
             reset_at = time.time() + item.get_expiry()
-        return RateLimited(item, self.scope, retry_after=max(1, int(reset_at - time.time())))
+        # Up, not down: a client retrying at the second it was told must find the window reset.
+        return RateLimited(item, self.scope, retry_after=max(1, math.ceil(reset_at - time.time())))
 
 
 @cache

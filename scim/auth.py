@@ -57,15 +57,19 @@ def count_failed_authentication(response: Response) -> Response:
     return response
 
 
-# What changes resources; the searches are POSTs that only read.
+# What changes resources, by method; by route, what answers such a method without writing:
+# the searches (RFC 7644 §3.4.3) and the endpoints Heap does not offer (501).
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NEVER_WRITE = frozenset(
+    {"scim.search_users", "scim.search_groups", "scim.search_everything", "scim.me", "scim.bulk"}
+)
 
 
 @bp.before_request
 def authenticate() -> None:
     # A write holds its access from here to its commit: the read that authenticates it is the
     # one its service would otherwise make again (``hold_access``).
-    writes = request.method in _WRITES and not request.path.endswith("/.search")
+    writes = request.method in _WRITES and request.endpoint not in _NEVER_WRITE
     if not writes:
         database.reads_only()
     g.account, g.actor = scim_settings.authenticate(raw_token=_bearer_token(), hold=writes)

@@ -153,15 +153,16 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
     Raises ``Unauthenticated`` (401) for a missing, unknown or revoked token, and the plan or
     SCIM-off refusal (403) when the account may not be provisioned right now.
 
-    ``hold``: the request is about to write, and this read is its ``hold_access``. It opens the
-    write's transaction (on SQLite, with the write lock) and holds the token and account until
-    the write commits, so the write needs no second read of them: one statement, not two.
+    ``hold``: the request is about to write. On PostgreSQL this read is then its
+    ``hold_access``: it opens the write's transaction and holds the token and account rows FOR
+    SHARE until the write commits, so the write needs no second read of them (one statement,
+    not two). SQLite's lock is the whole database's: a write takes it in its own unit of work
+    (``hold_access``), not before its token is known to be good or its body read.
     """
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
-    if hold:
-        take_sqlite_write_lock()
+    hold = hold and db.session.get_bind().dialect.name == "postgresql"
     token = db.session.scalar(_HELD_TOKEN_BY_HASH if hold else _TOKEN_BY_HASH, {"digest": digest})
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
@@ -171,7 +172,10 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
     policy.ensure_idp_may_act(account)
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
-        # Its own commit, which ends the hold too: the write then reads the token again.
+        if hold:
+            # Let the shared lock go first: two writes each holding it and each updating the
+            # row would wait on one another (a deadlock). The write then reads it again.
+            db.session.rollback()
         with unit_of_work():
             token.last_used_at = now
     elif hold:

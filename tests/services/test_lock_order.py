@@ -224,6 +224,24 @@ def test_a_write_holds_its_access_from_the_read_that_authenticated_it(app: Flask
     assert len(token_reads) == 1, token_reads  # the authentication's, and no second one
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_writes_due_to_stamp_their_token_do_not_deadlock(app: Flask) -> None:
+    """Two writes authenticate with one token while its lastUsedAt is due. Each holds the
+    token FOR SHARE; had each then updated it, each would wait on the other (seen in review:
+    PostgreSQL's deadlock detector failed one after a second). The hold is let go before the
+    stamp: the second waits for the first, and both go on. (SQLite holds nothing when it
+    authenticates.)"""
+    _, raw_token = scim_account()  # never used: the first request of each is due to stamp
+
+    def write() -> Any:
+        return scim_settings.authenticate(raw_token=raw_token, hold=True)
+
+    raced = race(app, first=write, second=write, pause_after=(policy, "ensure_idp_may_act"))
+
+    assert raced.blocked_in.startswith("UPDATE scim_tokens"), raced.blocked_in
+    assert all(isinstance(result, tuple) for result in raced.results.values()), raced.results
+
+
 def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
     """Authenticated, then the token is revoked before the write: the write is refused."""
     account, raw_token = scim_account()
