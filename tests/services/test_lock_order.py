@@ -181,9 +181,10 @@ def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(app:
 
 
 def test_a_write_holds_its_access_from_the_read_that_authenticated_it(app: Flask) -> None:
-    """The SCIM door authenticates a write with ``hold``: that read is the write's access lock,
-    held from authentication to commit, so ``hold_access`` does not read the token again. A
-    disable arriving after the authentication still waits for the write."""
+    """The SCIM door authenticates a write with ``hold``. On PostgreSQL that read is the
+    write's access lock, held from authentication to commit, and ``hold_access`` takes no
+    second one; SQLite takes its write lock once, in the unit of work. Either way a disable
+    arriving after the authentication waits for the write."""
     account, raw_token = scim_account()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
