@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, Select, bindparam, literal_column, select, text, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from heap import policy, tokens
@@ -143,7 +143,20 @@ _HELD_TOKEN_BY_HASH = _HELD_TOKEN.where(ScimToken.token_hash == bindparam("diges
 _HELD_TOKEN_BY_ID = _HELD_TOKEN.where(
     ScimToken.id == bindparam("token_id"), Account.id == bindparam("account_id")
 )
-# Where ``authenticate(hold=True)`` notes the transaction its read holds the token in.
+# SQLite holds nothing at authentication (its one lock is the whole database's). A write's
+# authenticating read notes the database's data_version in the same statement, so in the same
+# snapshot; ``hold_access`` asks again once it holds the write lock. The same number means no
+# other connection committed in between, and the rows read are still the current ones.
+_DATA_VERSION: Select[int] = select(literal_column("data_version", Integer)).select_from(
+    text("pragma_data_version")
+)
+_TOKEN_AND_DATA_VERSION_BY_HASH = (
+    select(ScimToken, _DATA_VERSION.scalar_subquery())
+    .where(ScimToken.token_hash == bindparam("digest"))
+    .options(joinedload(ScimToken.account, innerjoin=True).joinedload(Account.scim_default_role))
+)
+# Where ``authenticate(hold=True)`` notes what its read holds: the token, the transaction, and
+# on SQLite the data_version it read in (None on PostgreSQL, whose read holds the rows).
 _HELD_IN = "heap.scim_access_held_in"
 
 
@@ -153,17 +166,25 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
     Raises ``Unauthenticated`` (401) for a missing, unknown or revoked token, and the plan or
     SCIM-off refusal (403) when the account may not be provisioned right now.
 
-    ``hold``: the request is about to write. On PostgreSQL this read is then its
-    ``hold_access``: it opens the write's transaction and holds the token and account rows FOR
-    SHARE until the write commits, so the write needs no second read of them (one statement,
-    not two). SQLite's lock is the whole database's: a write takes it in its own unit of work
-    (``hold_access``), not before its token is known to be good or its body read.
+    ``hold``: the request is about to write, and this read may spare ``hold_access`` its own.
+    On PostgreSQL the read opens the write's transaction and holds the token and account rows
+    FOR SHARE until the write commits (one statement, not two). SQLite's lock is the whole
+    database's: a write takes it in its own unit of work (``hold_access``), not before its token
+    is known to be good or its body read; the read notes the database's data_version, and
+    ``hold_access`` reads the rows again only if another connection committed since.
     """
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
-    hold = hold and db.session.get_bind().dialect.name == "postgresql"
-    token = db.session.scalar(_HELD_TOKEN_BY_HASH if hold else _TOKEN_BY_HASH, {"digest": digest})
+    dialect = db.session.get_bind().dialect.name if hold else None
+    data_version = None
+    if dialect == "postgresql":
+        token = db.session.scalar(_HELD_TOKEN_BY_HASH, {"digest": digest})
+    elif dialect == "sqlite":
+        row = db.session.execute(_TOKEN_AND_DATA_VERSION_BY_HASH, {"digest": digest}).first()
+        token, data_version = row if row is not None else (None, None)
+    else:
+        token = db.session.scalar(_TOKEN_BY_HASH, {"digest": digest})
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
     if token.revoked_at is not None:
@@ -172,14 +193,14 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
     policy.ensure_idp_may_act(account)
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
-        if hold:
+        if dialect == "postgresql":
             # Let the shared lock go first: two writes each holding it and each updating the
             # row would wait on one another (a deadlock). The write then reads it again.
             db.session.rollback()
         with unit_of_work():
             token.last_used_at = now
-    elif hold:
-        db.session.info[_HELD_IN] = (token.id, db.session().get_transaction())
+    elif dialect is not None:
+        db.session.info[_HELD_IN] = (token.id, db.session().get_transaction(), data_version)
     return account, IdentityProvider(token)
 
 
@@ -197,7 +218,9 @@ def hold_access(*, account: Account, actor: Actor) -> None:
     that starts later waits for it and then sees the revocation. SQLite has a single writer: its
     write lock is taken first, so nothing can commit between these reads and this write's own
     commit. The account is read afresh either way, for the policy checks that follow; unless
-    ``authenticate(hold=True)`` already read and held both in this same transaction.
+    ``authenticate(hold=True)`` read it in this same transaction and it is still current: held
+    since (PostgreSQL), or with no commit from another connection since (SQLite's
+    data_version, asked again under the write lock).
 
     An operator (the CLI) needs nothing here.
     """
@@ -206,11 +229,15 @@ def hold_access(*, account: Account, actor: Actor) -> None:
         return
     if not isinstance(actor, IdentityProvider):
         return
-    held = db.session.info.pop(_HELD_IN, None)
-    if held == (actor.token.id, db.session().get_transaction()):
+    token_id, transaction, data_version = db.session.info.pop(_HELD_IN, (None, None, None))
+    held = token_id == actor.token.id and transaction is db.session().get_transaction()
+    if held and data_version is None:  # PostgreSQL: the authenticating read holds the rows
         policy.ensure_idp_may_act(account)
         return
     take_sqlite_write_lock()
+    if held and db.session.scalar(_DATA_VERSION) == data_version:
+        policy.ensure_idp_may_act(account)
+        return
     token = db.session.scalar(
         _HELD_TOKEN_BY_ID, {"token_id": actor.token.id, "account_id": account.id}
     )

@@ -240,8 +240,9 @@ def test_okta_create_is_one_transaction(app: Flask, idp: Idp) -> None:
         "users",
     ]
     # Before them, the reads: the token and account, held for the write (``hold_access``), and
-    # who claims the address and the userName (``lifecycle.claims_on``). SQLite reads the token
-    # again under its write lock, which it takes in the unit of work, not when authenticating.
+    # who claims the address and the userName (``lifecycle.claims_on``). SQLite takes its write
+    # lock in the unit of work, not when authenticating, and asks there whether another
+    # connection committed since (its data_version), so as to read the token again only then.
     reads = 2 if db.engine.dialect.name == "postgresql" else 3
     assert len(trace.statements) == reads + 3, trace.statements
 

@@ -253,17 +253,38 @@ def _downgrade(account: Account, admin: Member) -> None:
     accounts.set_plan(account=account, actor=OPERATOR, plan=Plan.PRO)
 
 
-@pytest.mark.parametrize(
+_TURNED_OFF = pytest.mark.parametrize(
     ("change", "refusal"),
     # Disabling SCIM revokes every token: the write is told so, as a new request would be.
     [(_disable, Unauthenticated), (_downgrade, PlanRequired)],
     ids=["scim-disabled", "left-premier"],
 )
+
+
+@_TURNED_OFF
 def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
     app: Flask, change: Callable[[Account, Member], None], refusal: type[HeapError]
 ) -> None:
     """The request authenticated while SCIM was on; another process turned it off before the
     write. The write's own session still holds the account as it was when it authenticated."""
+    _turn_off_between_authentication_and_write(app, change, refusal, hold=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@_TURNED_OFF
+def test_sqlite_reads_again_what_changed_since_a_write_authenticated(
+    app: Flask, change: Callable[[Account, Member], None], refusal: type[HeapError]
+) -> None:
+    """As the SCIM door authenticates a write (``hold=True``). SQLite's read holds nothing; it
+    notes the database's data_version, and ``hold_access`` reads the token and account again
+    only if another connection committed since, as here. (PostgreSQL's read holds the rows, so
+    the change waits for the write: test_a_write_in_flight_when_scim_is_disabled_...)"""
+    _turn_off_between_authentication_and_write(app, change, refusal, hold=True)
+
+
+def _turn_off_between_authentication_and_write(
+    app: Flask, change: Callable[[Account, Member], None], refusal: type[HeapError], *, hold: bool
+) -> None:
     account, raw_token = scim_account()
     admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     db.session.execute(update(ScimToken).values(last_used_at=utcnow()))  # no stamp on auth
@@ -272,7 +293,7 @@ def test_a_write_after_scim_is_turned_off_elsewhere_applies_nothing(
     changed = threading.Event()
 
     def request() -> Any:
-        mine, idp = scim_settings.authenticate(raw_token=raw_token)
+        mine, idp = scim_settings.authenticate(raw_token=raw_token, hold=hold)
         authenticated.set()
         assert changed.wait(timeout=30)
         return provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
