@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, Response, current_app, request
@@ -28,10 +27,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import Insert, event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
-from heap.models import AuditEvent
+from heap.services import audit
 
 # A *_created sample per series doubles the output and no dashboard here reads it.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -67,7 +66,6 @@ DATABASE_ERRORS = Counter(
 
 UNMATCHED_ROUTE = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_PENDING_KEY = "heap_metrics_scim_events"
 _IDP_KIND = "identity_provider"
 
 
@@ -137,32 +135,18 @@ def _allowed() -> bool:
 
 
 # SCIM outcomes, counted from the audit log itself: every change, skip and refusal the IdP causes
-# writes one audit_events row (heap.services.audit inserts them into the table through the
-# session), and counting them once the session's commit succeeded counts only what happened.
-# Listening here keeps heap/ free of any metrics code.
-_AUDIT_EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _collect_scim_events(execution: ORMExecuteState) -> None:
-    statement = execution.statement
-    if not (isinstance(statement, Insert) and statement.table is _AUDIT_EVENTS):
-        return
-    sent = execution.parameters or {}
-    rows: Sequence[Mapping[str, Any]] = sent if isinstance(sent, Sequence) else [sent]
-    execution.session.info.setdefault(_PENDING_KEY, []).extend(
-        (row.get("target_kind") or "none", row["action"], row["outcome"])
-        for row in rows
-        if row.get("actor_kind") == _IDP_KIND
-    )
-
-
+# writes one audit_events row, and heap.services.audit notes each row it wrote in the session.
+# Counting them once the session's commit succeeded counts only what happened. Listening here
+# keeps heap/ free of any metrics code.
 @event.listens_for(Session, "after_commit")
 def _count_scim_events(session: Session) -> None:
-    for resource, operation, outcome in session.info.pop(_PENDING_KEY, ()):
-        SCIM_OPERATIONS.labels(resource, operation, outcome).inc()
+    for row in session.info.pop(audit.WRITTEN, ()):
+        if row["actor_kind"] == _IDP_KIND:
+            SCIM_OPERATIONS.labels(
+                row["target_kind"] or "none", row["action"], row["outcome"]
+            ).inc()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_scim_events(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+    session.info.pop(audit.WRITTEN, None)

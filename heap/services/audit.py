@@ -104,6 +104,19 @@ def record_all(events: Sequence[dict[str, Any]]) -> None:
     """
     if events:
         db.session.execute(_INSERT, list(events))
+        note_written(events)
+
+
+# The session's info holds, under this key, the event rows its open transaction wrote: what
+# happened, for whoever counts it once the commit succeeded (ops.metrics, which also drops them
+# at a rollback). heap/ knows nothing of metrics; it only says what it wrote.
+WRITTEN = "heap.audit_events_written"
+
+
+def note_written(events: Sequence[dict[str, Any]]) -> None:
+    """Note ``event`` rows this transaction inserted (``record_all`` does; so does a statement
+    that writes an event beside its change, ``lifecycle.create_user``)."""
+    db.session.info.setdefault(WRITTEN, []).extend(events)
 
 
 def event(
