@@ -89,8 +89,15 @@ def _add_first_admin(*, account: Account, actor: Actor, email: str) -> None:
     # A new account has no teammates and no domains: the address can only be held elsewhere.
     lifecycle.holder_in_account(account=account, actor=actor, email=email, field="email")
     admin = roles.get_by_ref(account=account, ref=ADMIN_ROLE)
-    user = lifecycle.create_user(account=account, email=email, role=admin, user_name=email)
-    lifecycle.record(account, actor, "user.invite", user, details={"role": admin.name})
+    lifecycle.create_user(
+        account=account,
+        actor=actor,
+        action="user.invite",
+        email=email,
+        role=admin,
+        user_name=email,
+        details={"role": admin.name},
+    )
 
 
 def set_plan(*, account: Account, actor: Actor, plan: Plan) -> Account:

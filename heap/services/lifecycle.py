@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Select, Table, bindparam, func, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,6 +22,7 @@ from heap.errors import Invalid
 from heap.extensions import db, execute_counting
 from heap.models import (
     Account,
+    AuditEvent,
     Role,
     ScimIdentity,
     Team,
@@ -230,6 +231,8 @@ def holder_in_account(
 def create_user(
     *,
     account: Account,
+    actor: Actor,
+    action: str,
     email: str,
     role: Role | None,
     user_name: str,
@@ -237,15 +240,20 @@ def create_user(
     family_name: str = "",
     display_name: str | None = None,
     identity: Mapping[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> User:
-    """A new user with an identity, inserted now and complete; without a role, born deactivated.
+    """A new user with an identity, and the audit event ``action`` saying who added them (with
+    ``details`` and ``reason``), inserted now and complete; without a role, born deactivated.
 
     ``identity``: the SCIM identity's columns beyond its id and ``userName`` (what the IdP sent).
-    Two INSERTs on the table, not the ORM's unit of work: creating is Okta's most frequent
-    write, and the flush's bookkeeping cost more than the inserts themselves (3 rows and a
-    commit: 1.15 ms through the flush, 0.55 ms as table inserts, on SQLite here). The objects
-    returned are built from the values inserted and join the session as if just loaded, so
-    the caller reads them (the answer, the audit event naming the user) with no SELECT.
+    Inserts on the tables, not the ORM's unit of work: creating is Okta's most frequent write,
+    and the flush's bookkeeping cost more than the inserts themselves (3 rows and a commit:
+    1.15 ms through the flush, 0.55 ms as table inserts, on SQLite here). On PostgreSQL the
+    three rows are one statement (``_INSERT_ALL``), 2 of a create's 6 round trips fewer; SQLite
+    has no INSERT inside WITH, so there they are three. The objects returned are built from the
+    values inserted and join the session as if just loaded, so the caller reads them (the
+    answer) with no SELECT.
     """
     now = utcnow()
     user_row = {
@@ -260,7 +268,6 @@ def create_user(
         "created_at": now,
         "updated_at": now,
     }
-    user_id = db.session.execute(_INSERT_USER, user_row).scalar_one()
     identity_row = {
         "external_id": None,
         "email": None,
@@ -270,14 +277,25 @@ def create_user(
         **(identity or {}),
         "id": new_uuid(),
         "account_id": account.id,
-        "user_id": user_id,
         "user_name": user_name,
         "created_at": now,
         "updated_at": now,
     }
-    db.session.execute(_INSERT_IDENTITY, identity_row)
+    # Named as ``audit.user_target`` names a user: by SCIM id and email, both known already.
+    target = audit.Target("user", identity_row["id"], email)
+    event = audit.event(account.id, actor, action, target, details=details, reason=reason)
+    if db.session.get_bind().dialect.name == "postgresql":
+        parameters = {f"user_{name}": value for name, value in user_row.items()}
+        parameters.update({f"identity_{name}": value for name, value in identity_row.items()})
+        parameters.update({f"event_{name}": value for name, value in event.items()})
+        user_id = db.session.execute(_INSERT_ALL, parameters).scalar_one()
+        audit.note_written([event])
+    else:
+        user_id = db.session.execute(_INSERT_USER, user_row).scalar_one()
+        db.session.execute(_INSERT_IDENTITY, {**identity_row, "user_id": user_id})
+        audit.record_all([event])
     user = _as_loaded(User(id=user_id, **user_row))
-    scim_identity = _as_loaded(ScimIdentity(**identity_row))
+    scim_identity = _as_loaded(ScimIdentity(user_id=user_id, **identity_row))
     set_committed_value(user, "role", role)
     set_committed_value(user, "teams", [])
     set_committed_value(scim_identity, "user", user)
@@ -287,8 +305,37 @@ def create_user(
 
 # Inserts on the tables themselves (an entity would take the ORM's bulk path): built once.
 _USERS = User.metadata.tables[User.__tablename__]
+_IDENTITIES = ScimIdentity.metadata.tables[ScimIdentity.__tablename__]
+_EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
 _INSERT_USER = insert(_USERS).returning(_USERS.c.id)
-_INSERT_IDENTITY = insert(ScimIdentity.metadata.tables[ScimIdentity.__tablename__])
+_INSERT_IDENTITY = insert(_IDENTITIES)
+
+
+def _bound(table: Table, prefix: str, *, generated: str | None = "id") -> dict[str, Any]:
+    """A parameter for each column the database does not generate, named ``prefix`` + column."""
+    return {
+        column.name: bindparam(f"{prefix}{column.name}", type_=column.type)
+        for column in table.c
+        if column.name != generated
+    }
+
+
+def _insert_all() -> Select[tuple[int]]:
+    """PostgreSQL's create in one statement: the user, its identity holding the user's new id,
+    and the event, as data-modifying CTEs (each runs whether or not the query reads it)."""
+    new_user = insert(_USERS).values(_bound(_USERS, "user_")).returning(_USERS.c.id).cte("new_user")
+    identity = _bound(_IDENTITIES, "identity_", generated=None)  # its id is ours
+    identity["user_id"] = new_user.c.id
+    new_identity = (
+        insert(_IDENTITIES)
+        .from_select(list(identity), select(*identity.values()))
+        .cte("new_identity")
+    )
+    new_event = insert(_EVENTS).values(_bound(_EVENTS, "event_")).cte("new_event")
+    return select(new_user.c.id).add_cte(new_identity, new_event)
+
+
+_INSERT_ALL = _insert_all()
 
 
 def _as_loaded(instance: T) -> T:

@@ -191,35 +191,33 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
+        details: dict[str, Any]
+        if active:
+            details, reason = {"role": role.name}, None
+        else:
+            details, reason = {"active": False}, _PROVISIONED_INACTIVE
         if identity is None:
             user_columns, identity_columns = _profile_columns(profile, email)
             user = lifecycle.create_user(
                 account=account,
+                actor=actor,
+                action="user.provision",
                 role=role if active else None,
                 user_name=identity_columns.pop("user_name"),
                 identity={**identity_columns, "idp_role": role_value},
+                details=details,
+                reason=reason,
                 **user_columns,
             )
             identity = user.scim_identity
-            action = "user.provision"
         else:
             user = identity.user
             if active:
                 lifecycle.reactivate(user, role)
-            action = "user.restore" if active else "user.update"
             identity.idp_role = role_value
             _apply_profile(identity, profile, email)
-        if active:
-            lifecycle.record(account, actor, action, user, details={"role": role.name})
-        else:
-            lifecycle.record(
-                account,
-                actor,
-                action,
-                user,
-                details={"active": False},
-                reason=_PROVISIONED_INACTIVE,
-            )
+            action = "user.restore" if active else "user.update"
+            lifecycle.record(account, actor, action, user, details=details, reason=reason)
     return identity
 
 

@@ -140,20 +140,24 @@ def invite(
             raise AlreadyExists(f"{email} is already a teammate.", field="email")
         given = lifecycle.clean_name(given_name, "givenName")
         family = lifecycle.clean_name(family_name, "familyName")
+        details = {"role": role.name}
         if identity is None:
             user = lifecycle.create_user(
                 account=account,
+                actor=actor,
+                action="user.invite",
                 email=email,
                 role=role,
                 user_name=email,
                 given_name=given,
                 family_name=family,
+                details=details,
             )
         else:
             user = identity.user
             lifecycle.reactivate(user, role)
             user.given_name, user.family_name = given, family
-        lifecycle.record(account, actor, "user.invite", user, details={"role": role.name})
+            lifecycle.record(account, actor, "user.invite", user, details=details)
     return user
 
 
