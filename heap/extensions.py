@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import CursorResult, Executable, MetaData
+from sqlalchemy import CursorResult, Executable, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints let Alembic's batch mode on SQLite find and alter them.
@@ -34,6 +34,17 @@ def execute_counting(statement: Executable) -> int:
     """Run a bulk UPDATE/DELETE/INSERT in the current session; the number of rows it touched."""
     result = db.session.execute(statement)
     return cast("CursorResult[Any]", result).rowcount
+
+
+def execute_core(statement: Executable, parameters: Any = None) -> Result[Any]:
+    """Run a statement of columns and tables, not entities, in the session's transaction.
+
+    The rows ``db.session.execute`` would give, flushed first as it would, but on the session's
+    connection: the ORM's result machinery, which such rows never need, cost 30 of a claims
+    lookup's 80 µs on SQLite here (and 11 µs of an audit insert), on Okta's every create.
+    """
+    db.session.flush()
+    return db.session.connection().execute(statement, parameters)
 
 
 migrate = Migrate(render_as_batch=True, compare_type=True)

@@ -13,7 +13,7 @@ from sqlalchemy import String, insert, inspect
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from heap.actors import Actor, Member
-from heap.extensions import db
+from heap.extensions import db, execute_core
 from heap.models import (
     Account,
     AuditEvent,
@@ -103,7 +103,7 @@ def record_all(events: Sequence[dict[str, Any]]) -> None:
     never changed, and the flush's bookkeeping cost more than the insert on Okta's create.
     """
     if events:
-        db.session.execute(_INSERT, list(events))
+        execute_core(_INSERT, list(events))
         note_written(events)
 
 

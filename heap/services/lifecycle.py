@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from heap import policy
 from heap.actors import Actor
 from heap.errors import Invalid
-from heap.extensions import db, execute_counting
+from heap.extensions import db, execute_core, execute_counting
 from heap.models import (
     Account,
     AuditEvent,
@@ -169,7 +169,7 @@ class Claims:
 def claims_on(*, account: Account, email: str, user_name: str | None = None) -> Claims:
     """What ``holder_in_account`` and provisioning decide on, in one round trip, not three."""
     domain = domains.email_domain(email)
-    row = db.session.execute(
+    row = execute_core(
         _CLAIMS,
         {
             "email": email.strip(),
@@ -288,11 +288,11 @@ def create_user(
         parameters = {f"user_{name}": value for name, value in user_row.items()}
         parameters.update({f"identity_{name}": value for name, value in identity_row.items()})
         parameters.update({f"event_{name}": value for name, value in event.items()})
-        user_id = db.session.execute(_INSERT_ALL, parameters).scalar_one()
+        user_id = execute_core(_INSERT_ALL, parameters).scalar_one()
         audit.note_written([event])
     else:
-        user_id = db.session.execute(_INSERT_USER, user_row).scalar_one()
-        db.session.execute(_INSERT_IDENTITY, {**identity_row, "user_id": user_id})
+        user_id = execute_core(_INSERT_USER, user_row).scalar_one()
+        execute_core(_INSERT_IDENTITY, {**identity_row, "user_id": user_id})
         audit.record_all([event])
     user = _as_loaded(User(id=user_id, **user_row))
     scim_identity = _as_loaded(ScimIdentity(user_id=user_id, **identity_row))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from heap import policy, tokens
 from heap.actors import Actor, IdentityProvider, Member
 from heap.errors import NotFound, TokenRevoked, Unauthenticated
-from heap.extensions import db, execute_counting
+from heap.extensions import db, execute_core, execute_counting
 from heap.models import Account, ScimToken, Team, utcnow
 from heap.services import audit, roles
 from heap.transaction import Attempt, lock_account, take_sqlite_write_lock, unit_of_work
@@ -235,7 +235,7 @@ def hold_access(*, account: Account, actor: Actor) -> None:
         policy.ensure_idp_may_act(account)
         return
     take_sqlite_write_lock()
-    if held and db.session.scalar(_DATA_VERSION) == data_version:
+    if held and execute_core(_DATA_VERSION).scalar() == data_version:
         policy.ensure_idp_may_act(account)
         return
     token = db.session.scalar(
