@@ -119,11 +119,13 @@ def list_tokens(*, account: Account) -> Sequence[ScimToken]:
     return db.session.scalars(query.order_by(ScimToken.id.desc())).all()
 
 
-# One statement for every SCIM request: the token and its account. Built once.
+# One statement for every SCIM request: the token and its account, as they are now even if this
+# session loaded them before (an earlier unit of work's commit keeps its objects). Built once.
 _TOKEN_BY_HASH = (
     select(ScimToken)
     .where(ScimToken.token_hash == bindparam("digest"))
     .options(joinedload(ScimToken.account, innerjoin=True))
+    .execution_options(populate_existing=True)
 )
 # Before a write, the same statement is ``hold_access``'s: the account and the token held FOR
 # SHARE until the write commits, and the account's default role (which a create gives) with
@@ -146,14 +148,19 @@ _HELD_TOKEN_BY_ID = _HELD_TOKEN.where(
 # SQLite holds nothing at authentication (its one lock is the whole database's). A write's
 # authenticating read notes the database's data_version in the same statement, so in the same
 # snapshot; ``hold_access`` asks again once it holds the write lock. The same number means no
-# other connection committed in between, and the rows read are still the current ones.
+# other connection committed in between, and the rows read are still the current ones. (An
+# in-memory database shares one connection among all sessions, whose commits never move it:
+# there, as for its write lock, nothing concurrent exists to be ordered against.)
 _DATA_VERSION: Select[int] = select(literal_column("data_version", Integer)).select_from(
     text("pragma_data_version")
 )
+# populate_existing, as above: else ``hold_access`` would compare a current data_version with a
+# stale token and account.
 _TOKEN_AND_DATA_VERSION_BY_HASH = (
     select(ScimToken, _DATA_VERSION.scalar_subquery())
     .where(ScimToken.token_hash == bindparam("digest"))
     .options(joinedload(ScimToken.account, innerjoin=True).joinedload(Account.scim_default_role))
+    .execution_options(populate_existing=True)
 )
 # Where ``authenticate(hold=True)`` notes what its read holds: the token, the transaction, and
 # on SQLite the data_version it read in (None on PostgreSQL, whose read holds the rows).

@@ -310,6 +310,33 @@ def _turn_off_between_authentication_and_write(
     assert lifecycle.find_active_by_email(email="late@example.com") is None
 
 
+@pytest.mark.parametrize("hold", [False, True], ids=["read", "write"])
+def test_a_reused_session_authenticates_on_the_rows_as_they_are_now(app: Flask, hold: bool) -> None:
+    """A session that served an earlier unit of work keeps its objects (that commit keeps state).
+    SCIM turned off since, from another connection, is seen by the next authentication all the
+    same; a write on SQLite must not pair a current data_version with a stale token (seen in
+    review: the write went through)."""
+    account, raw_token = scim_account()
+    account_id = account.id
+    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
+    # First use: its lastUsedAt stamp is a unit of work that commits keeping state. Kept, as
+    # ``g.actor`` keeps the token in an app context that serves several requests: the session
+    # maps its objects weakly, and only objects still referenced are found in it again.
+    first = scim_settings.authenticate(raw_token=raw_token, hold=hold)
+
+    def turn_off() -> None:
+        admin = Member(db.session.get_one(User, admin_id))
+        _disable(db.session.get_one(Account, account_id), admin)
+
+    results: list[Any] = []
+    in_thread(app, turn_off, results).join(timeout=30)
+    assert results == [None]
+
+    with pytest.raises(Unauthenticated, match="revoked"):
+        scim_settings.authenticate(raw_token=raw_token, hold=hold)
+    assert first[1].token.revoked_at is not None  # the kept token, read afresh
+
+
 def test_other_actors_take_no_scim_lock(app: Flask) -> None:
     """An Admin's edits in Heap are not SCIM writes: SCIM being off does not concern them."""
     account, _ = scim_account()
