@@ -141,10 +141,10 @@ def _allowed() -> bool:
 @event.listens_for(Session, "after_commit")
 def _count_scim_events(session: Session) -> None:
     for row in session.info.pop(audit.WRITTEN, ()):
-        if row["actor_kind"] == _IDP_KIND:
-            SCIM_OPERATIONS.labels(
-                row["target_kind"] or "none", row["action"], row["outcome"]
-            ).inc()
+        # After the commit nothing may fail: every key read as if it could be missing.
+        if row.get("actor_kind") == _IDP_KIND:
+            resource = row.get("target_kind") or "none"
+            SCIM_OPERATIONS.labels(resource, row.get("action"), row.get("outcome")).inc()
 
 
 @event.listens_for(Session, "after_rollback")

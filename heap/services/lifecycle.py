@@ -312,7 +312,11 @@ _INSERT_IDENTITY = insert(_IDENTITIES)
 
 
 def _bound(table: Table, prefix: str, *, generated: str | None = "id") -> dict[str, Any]:
-    """A parameter for each column the database does not generate, named ``prefix`` + column."""
+    """A parameter for each column the database does not generate, named ``prefix`` + column.
+
+    Every column, as ``create_user`` gives a value for every column: a new column needs one
+    there too (PostgreSQL's statement requires it; SQLite's inserts refuse an unknown key).
+    """
     return {
         column.name: bindparam(f"{prefix}{column.name}", type_=column.type)
         for column in table.c
@@ -320,7 +324,7 @@ def _bound(table: Table, prefix: str, *, generated: str | None = "id") -> dict[s
     }
 
 
-def _insert_all() -> Select[tuple[int]]:
+def _insert_all() -> Select[int]:
     """PostgreSQL's create in one statement: the user, its identity holding the user's new id,
     and the event, as data-modifying CTEs (each runs whether or not the query reads it)."""
     new_user = insert(_USERS).values(_bound(_USERS, "user_")).returning(_USERS.c.id).cte("new_user")

@@ -40,9 +40,10 @@ from tests.factories import TeamFactory, TeamMembershipFactory, UserFactory, sci
 
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Each table a statement writes, wherever the write sits: first, or in a WITH (a data-modifying
-# CTE, as PostgreSQL's create sends). "FOR UPDATE" and "FOR NO KEY UPDATE OF" are not writes.
+# CTE, as PostgreSQL's create sends). Row locks (FOR UPDATE, FOR NO KEY UPDATE OF t) are not
+# writes: an UPDATE writes only with its SET.
 WRITTEN_TABLE = re.compile(
-    r"\b(?:INSERT INTO|DELETE FROM|UPDATE) (\w+)(?: SET\b|\s*[(]| WHERE\b|$)"
+    r"\b(?:INSERT\s+INTO|DELETE\s+FROM)\s+(\w+)|\bUPDATE\s+(\w+)\s+SET\b", re.IGNORECASE
 )
 
 
@@ -60,7 +61,11 @@ class Trace:
     @property
     def tables_written(self) -> list[str]:
         """Each table written, once per write: a statement may write several."""
-        return [table for s in self.statements for table in WRITTEN_TABLE.findall(s)]
+        return [
+            inserted_or_deleted or updated
+            for s in self.statements
+            for inserted_or_deleted, updated in WRITTEN_TABLE.findall(s)
+        ]
 
 
 @contextmanager
