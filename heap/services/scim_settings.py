@@ -183,6 +183,7 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
     if not raw_token.startswith(tokens.SCIM_TOKEN_PREFIX):
         raise Unauthenticated(_BAD_TOKEN)
     digest = tokens.hash_token(raw_token)
+    # Which way this read holds the write's access: None for a read, which holds nothing.
     dialect = db.session.get_bind().dialect.name if hold else None
     data_version = None
     if dialect == "postgresql":
@@ -191,6 +192,7 @@ def authenticate(*, raw_token: str, hold: bool = False) -> tuple[Account, Identi
         row = db.session.execute(_TOKEN_AND_DATA_VERSION_BY_HASH, {"digest": digest}).first()
         token, data_version = row if row is not None else (None, None)
     else:
+        dialect = None
         token = db.session.scalar(_TOKEN_BY_HASH, {"digest": digest})
     if token is None or not tokens.hashes_match(raw_token, token.token_hash):
         raise Unauthenticated(_BAD_TOKEN)
