@@ -33,7 +33,7 @@ PER_VIEWER = Limit("GRAPHQL_RATE_LIMIT", "graphql")
 def limited(view: RouteCallable) -> Callable[..., ResponseReturnValue]:
     """``view`` behind the per-viewer limit, refusing in the GraphQL door's own shape."""
     # The view is Strawberry's sync Flask view; RouteCallable also allows async ones.
-    checked = cast("Callable[..., ResponseReturnValue]", view)
+    sync_view = cast("Callable[..., ResponseReturnValue]", view)
 
     @wraps(view)
     def graphql(*args: Any, **kwargs: Any) -> ResponseReturnValue:
@@ -47,6 +47,6 @@ def limited(view: RouteCallable) -> Callable[..., ResponseReturnValue]:
                 code=TopLevelCode.RATE_LIMITED,
                 headers={"Retry-After": str(refused.retry_after)},
             )
-        return checked(*args, **kwargs)
+        return sync_view(*args, **kwargs)
 
     return graphql
