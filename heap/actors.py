@@ -28,9 +28,18 @@ class Member:
 
 @dataclass(frozen=True)
 class IdentityProvider:
-    """Okta, Entra ID or another SCIM client, acting through one of the account's SCIM tokens."""
+    """Okta, Entra ID or another SCIM client, acting through one of the account's SCIM tokens.
 
-    token: ScimToken
+    The token by its id and visible prefix, not as a loaded object: every SCIM request
+    authenticates, and its token is read as plain values (``scim_settings.authenticate``).
+    """
+
+    token_id: int
+    token_prefix: str
+
+    @classmethod
+    def through(cls, token: ScimToken) -> IdentityProvider:
+        return cls(token.id, token.prefix)
 
     @property
     def kind(self) -> str:
@@ -38,11 +47,11 @@ class IdentityProvider:
 
     @property
     def id(self) -> str:
-        return str(self.token.id)
+        return str(self.token_id)
 
     @property
     def label(self) -> str:
-        return f"SCIM token {self.token.prefix}…"
+        return f"SCIM token {self.token_prefix}…"
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def test_the_last_two_admins_removed_at_once_leave_one_event(app: Flask) -> None
     applies."""
     account, _ = scim_account()
     token_id = db.session.scalars(select(ScimToken.id)).one()
-    idp = IdentityProvider(db.session.get_one(ScimToken, token_id))
+    idp = IdentityProvider.through(db.session.get_one(ScimToken, token_id))
     ids = [
         provisioning.provision(
             account=account, actor=idp, profile=IdpProfile(user_name=email, heap_role="Admin")
@@ -216,7 +216,7 @@ def test_the_last_two_admins_removed_at_once_leave_one_event(app: Flask) -> None
     def deactivate(index: int) -> None:
         with app.app_context():
             mine = db.session.get_one(Account, account.id)
-            actor = IdentityProvider(db.session.get_one(ScimToken, token_id))
+            actor = IdentityProvider.through(db.session.get_one(ScimToken, token_id))
             start.wait(timeout=30)
             for _ in range(5):
                 try:

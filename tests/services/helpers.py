@@ -54,7 +54,7 @@ def analyst_of(account: Account) -> Member:
 
 def idp_of(account: Account) -> IdentityProvider:
     """The identity provider, acting through a new SCIM token of ``account``."""
-    return IdentityProvider(cast(ScimToken, ScimTokenFactory.create(account=account)))
+    return IdentityProvider.through(cast(ScimToken, ScimTokenFactory.create(account=account)))
 
 
 # The identity provider's changes as the SCIM door makes them: every PUT and PATCH is one

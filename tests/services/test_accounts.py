@@ -63,7 +63,7 @@ def test_create_refuses_a_taken_name(app: Flask) -> None:
 def test_create_refuses_the_identity_provider(app: Flask) -> None:
     token = cast(ScimToken, ScimTokenFactory.create())
     with pytest.raises(Forbidden):
-        accounts.create(actor=IdentityProvider(token), name="Evil", plan=Plan.PREMIER)
+        accounts.create(actor=IdentityProvider.through(token), name="Evil", plan=Plan.PREMIER)
     assert accounts.find_by_name(name="Evil") is None
 
 

@@ -39,7 +39,7 @@ from tests.services.racing import (
 
 
 def _idp(token_id: int) -> IdentityProvider:
-    return IdentityProvider(db.session.get_one(ScimToken, token_id))
+    return IdentityProvider.through(db.session.get_one(ScimToken, token_id))
 
 
 def _profile(user_name: str, **kwargs: Any) -> IdpProfile:
@@ -228,7 +228,7 @@ def test_a_write_after_the_token_is_revoked_applies_nothing(app: Flask) -> None:
     admin = Member(cast(User, UserFactory.create(account=account, admin=True)))
     team = cast(Team, TeamFactory.create(account=account, name="Data", scim_managed=True))
     mine, idp = scim_settings.authenticate(raw_token=raw_token)
-    scim_settings.revoke_token(account=account, actor=admin, token_id=idp.token.id)
+    scim_settings.revoke_token(account=account, actor=admin, token_id=idp.token_id)
 
     with pytest.raises(Unauthenticated, match="revoked"):
         provisioning.provision(account=mine, actor=idp, profile=_profile("late@example.com"))
@@ -313,28 +313,28 @@ def _turn_off_between_authentication_and_write(
 @pytest.mark.parametrize("hold", [False, True], ids=["read", "write"])
 def test_a_reused_session_authenticates_on_the_rows_as_they_are_now(app: Flask, hold: bool) -> None:
     """A session that served an earlier unit of work keeps its objects (that commit keeps state).
-    SCIM turned off since, from another connection, is seen by the next authentication all the
-    same; a write on SQLite must not pair a current data_version with a stale token (seen in
-    review: the write went through)."""
+    The plan downgraded since, from another connection, is seen by the next authentication all
+    the same; a write on SQLite must not pair a current data_version with a stale account (seen
+    in review: the write went through)."""
     account, raw_token = scim_account()
     account_id = account.id
-    admin_id = cast(User, UserFactory.create(account=account, admin=True)).id
     # First use: its lastUsedAt stamp is a unit of work that commits keeping state. Kept, as
-    # ``g.actor`` keeps the token in an app context that serves several requests: the session
-    # maps its objects weakly, and only objects still referenced are found in it again.
+    # ``g.account`` keeps the account in an app context that serves several requests: the
+    # session maps its objects weakly, and only objects still referenced are found in it again.
     first = scim_settings.authenticate(raw_token=raw_token, hold=hold)
 
-    def turn_off() -> None:
-        admin = Member(db.session.get_one(User, admin_id))
-        _disable(db.session.get_one(Account, account_id), admin)
+    def downgrade() -> None:
+        accounts.set_plan(
+            account=db.session.get_one(Account, account_id), actor=OPERATOR, plan=Plan.PRO
+        )
 
     results: list[Any] = []
-    in_thread(app, turn_off, results).join(timeout=30)
+    in_thread(app, downgrade, results).join(timeout=30)
     assert results == [None]
 
-    with pytest.raises(Unauthenticated, match="revoked"):
+    with pytest.raises(PlanRequired):
         scim_settings.authenticate(raw_token=raw_token, hold=hold)
-    assert first[1].token.revoked_at is not None  # the kept token, read afresh
+    assert first[0].plan == Plan.PRO.value  # the kept account, read afresh
 
 
 def test_other_actors_take_no_scim_lock(app: Flask) -> None:

@@ -31,7 +31,7 @@ from heap.errors import (
     TeamNotLinked,
     TeamScimManaged,
 )
-from heap.models import Account, Role, ScimToken, Team, User, utcnow
+from heap.models import Account, Role, Team, User, utcnow
 
 ADMIN, MEMBER, EX_ADMIN, IDP, OPERATOR = "admin", "member", "ex-admin", "idp", "operator"
 CUSTOM_ROLE_ID = 7
@@ -78,9 +78,7 @@ def _world(actor_kind: str, flags: str) -> World:
     elif actor_kind == MEMBER:
         actor = Member(User(id=12, account_id=1, email="m@acme.example", role=analyst_role))
     elif actor_kind == IDP:
-        actor = IdentityProvider(
-            ScimToken(id=5, account_id=1, prefix="heapscim_abcdef", token_hash="0" * 64)
-        )
+        actor = IdentityProvider(token_id=5, token_prefix="heapscim_abcdef")
     else:
         actor = Operator()
     return World(account=account, actor=actor, flags=flag_set)
