@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from heap.models import ScimIdentity, Team
-from heap.services.provisioning import IdpProfile
+from heap.services.provisioning import IdpProfile, TeamShown, UserRecord
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.meta import location, meta
 
@@ -22,19 +22,22 @@ def name_fallback(email: str) -> tuple[str, str]:
 
 
 def dump_user(
-    identity: ScimIdentity, *, teams: Sequence[Team] = (), fallback_names: bool = True
+    user: ScimIdentity | UserRecord,
+    *,
+    teams: Sequence[Team | TeamShown] = (),
+    fallback_names: bool = True,
 ) -> dict[str, Any]:
     """The User resource as Okta and Entra read it."""
-    user = identity.user
-    extra = dict(identity.extra or {})
-    given, family = user.given_name, user.family_name
+    record = user if isinstance(user, UserRecord) else UserRecord.of(user)
+    extra = dict(record.extra)
+    given, family = record.given_name, record.family_name
     # Only for teammates the IdP never described: what it sent (or removed) is returned as is.
-    if fallback_names and not identity.idp_managed and not given and not family:
-        given, family = name_fallback(user.email)
-    resource: dict[str, Any] = {"schemas": [USER_URN], "id": identity.id}
-    if identity.external_id is not None:
-        resource["externalId"] = identity.external_id
-    resource["userName"] = identity.user_name
+    if fallback_names and not record.idp_managed and not given and not family:
+        given, family = name_fallback(record.email)
+    resource: dict[str, Any] = {"schemas": [USER_URN], "id": record.id}
+    if record.external_id is not None:
+        resource["externalId"] = record.external_id
+    resource["userName"] = record.user_name
     name = dict(extra.pop("name", None) or {})
     if given:
         name["givenName"] = given
@@ -42,12 +45,12 @@ def dump_user(
         name["familyName"] = family
     if name:
         resource["name"] = name
-    if user.display_name:
-        resource["displayName"] = user.display_name
+    if record.display_name:
+        resource["displayName"] = record.display_name
     resource["emails"] = extra.pop("emails", None) or [
-        {"value": user.email, "type": "work", "primary": True}
+        {"value": record.email, "type": "work", "primary": True}
     ]
-    resource["active"] = user.is_active
+    resource["active"] = record.active
     extensions = {k: extra.pop(k) for k in list(extra) if k.lower().startswith("urn:")}
     resource.update(extra)
     if teams:
@@ -59,15 +62,15 @@ def dump_user(
         resource[urn] = value
         if isinstance(value, Mapping):
             resource["schemas"].append(urn)
-    role_name = identity.heap_role_name
+    role_name = record.heap_role_name
     if role_name:
         resource[HEAP_USER_URN] = {"heapRole": role_name}
         resource["schemas"].append(HEAP_USER_URN)
     resource["meta"] = meta(
         "User",
-        created=identity.created_at,
-        last_modified=identity.last_modified,
-        path=f"Users/{identity.id}",
+        created=record.created_at,
+        last_modified=record.last_modified,
+        path=f"Users/{record.id}",
     )
     return resource
 

@@ -75,10 +75,10 @@ def _search(args: Mapping[str, str]) -> Response:
 def get_user(scim_id: str) -> Response:
     """One user, active or a deactivated tombstone (Entra reads both)."""
     projection = projection_from(request.args, core_urn=USER_URN)
-    identity = provisioning.get_identity(
+    user, teams = provisioning.read_user(
         account=g.account, scim_id=scim_id, with_teams=projection.includes("groups")
     )
-    return scim_response(_dumped(identity, projection))
+    return scim_response(projection.apply(dump_user(user, teams=teams)))
 
 
 @bp.post("/Users")

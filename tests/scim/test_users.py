@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from heap.actors import Operator
 from heap.extensions import db
 from heap.models import Account, AuditEvent, ScimIdentity, TeamMembership, User
+from heap.services import lifecycle
 from scim.constants import MAX_COUNT
 from tests.conftest import json_of
 from tests.factories import (
@@ -538,6 +540,54 @@ def test_teams_are_returned_as_read_only_groups(idp: Idp) -> None:
     # Okta's read-modify-write PUT sends groups back; it never changes membership.
     put = json_of(idp.call("PUT", f"/Users/{created['id']}", {**got, "groups": []}))
     assert put["groups"] == got["groups"]
+
+
+def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
+    """GET /Users/{id} reads plain columns; the list and the writes' answers dump loaded objects.
+    One document either way, for every kind of user."""
+    entra = {
+        **okta_user("ada@okta.local", heapRole="Admin"),
+        ENTERPRISE_URN: {"department": "Data", "manager": {"value": "m-1"}},
+        "nickName": "Ada",
+    }
+    answers = [json_of(idp.call("POST", "/Users", body)) for body in (entra, okta_user())]
+    ada = identity_of(answers[0]["id"])
+    for team in ("b team", "A team", "c team"):
+        TeamMembershipFactory(team=TeamFactory(account=idp.account, name=team), user=ada.user)
+    # A tombstone shows the IdP's last Heap Role; a teammate added in Heap with no names, the
+    # stand-in names Okta requires.
+    gone = json_of(idp.call("POST", "/Users", okta_user("gone@okta.local", heapRole="Analyst")))
+    idp.call("PATCH", f"/Users/{gone['id']}", OKTA_DEACTIVATE)
+    invited = lifecycle.create_user(
+        account=idp.account,
+        actor=Operator(),
+        action="user.invite",
+        email="grace@okta.local",
+        role=role(idp.account, "Analyst"),
+        user_name="grace@okta.local",
+    ).scim_identity
+    db.session.commit()
+    listed = json_of(idp.call("GET", "/Users", query_string={"count": 10}))["Resources"]
+    assert len(listed) == 4
+    projections: list[dict[str, str]] = [
+        {},
+        {"excludedAttributes": "groups"},
+        {"attributes": "userName,groups,meta"},
+    ]
+    for resource in listed:
+        for projection in projections:
+            single = json_of(idp.call("GET", f"/Users/{resource['id']}", query_string=projection))
+            found = idp.call(
+                "GET", "/Users", query_string={"filter": f'id eq "{resource["id"]}"', **projection}
+            )
+            assert single == json_of(found)["Resources"][0], projection
+    by_id = {resource["id"]: resource for resource in listed}
+    assert [g["display"] for g in by_id[ada.id]["groups"]] == ["A team", "b team", "c team"]
+    assert by_id[ada.id][HEAP_URN] == {"heapRole": "Admin"}
+    assert by_id[ada.id][ENTERPRISE_URN]["department"] == "Data"
+    assert by_id[gone["id"]]["active"] is False
+    assert by_id[gone["id"]][HEAP_URN] == {"heapRole": "Analyst"}
+    assert by_id[invited.id]["name"] == {"givenName": "grace", "familyName": "-"}
 
 
 # ---- replace ------------------------------------------------------------------------------------
