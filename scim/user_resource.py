@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from heap.models import ScimIdentity, Team
-from heap.services.provisioning import IdpProfile, TeamShown, UserRecord
+from heap.models import ScimIdentity
+from heap.services.provisioning import IdpProfile
+from heap.services.records import UserRecord
 from scim.constants import HEAP_USER_URN, USER_URN
 from scim.meta import location, meta
 
@@ -21,13 +22,9 @@ def name_fallback(email: str) -> tuple[str, str]:
     return email.partition("@")[0] or email, "-"
 
 
-def dump_user(
-    user: ScimIdentity | UserRecord,
-    *,
-    teams: Sequence[Team | TeamShown] = (),
-    fallback_names: bool = True,
-) -> dict[str, Any]:
-    """The User resource as Okta and Entra read it."""
+def dump_user(user: ScimIdentity | UserRecord, *, fallback_names: bool = True) -> dict[str, Any]:
+    """The User resource as Okta and Entra read it; an identity loaded as objects is shown
+    without its teams (``UserRecord.of`` takes them)."""
     record = user if isinstance(user, UserRecord) else UserRecord.of(user)
     extra = dict(record.extra)
     given, family = record.given_name, record.family_name
@@ -53,10 +50,10 @@ def dump_user(
     resource["active"] = record.active
     extensions = {k: extra.pop(k) for k in list(extra) if k.lower().startswith("urn:")}
     resource.update(extra)
-    if teams:
+    if record.teams:
         resource["groups"] = [
             {"value": t.scim_id, "display": t.name, "$ref": location(f"Groups/{t.scim_id}")}
-            for t in teams
+            for t in record.teams
         ]
     for urn, value in extensions.items():
         resource[urn] = value

@@ -11,6 +11,7 @@ from flask import Response, g, request
 from heap.models import ScimIdentity
 from heap.services import provisioning, users
 from heap.services.provisioning import UNSET, IdpProfile
+from heap.services.records import UserRecord
 from scim import bp
 from scim.attributes import USER_DOCUMENT, USER_FILTERS
 from scim.body import request_json
@@ -60,14 +61,14 @@ def search_everything() -> Response:
 def _search(args: Mapping[str, str]) -> Response:
     page = page_from(args)
     projection = projection_from(args, core_urn=USER_URN)
-    found = users.page_identities(
+    found = users.page_users(
         account=g.account,
         where=condition(filter_from(args), USER_FILTERS),
         offset=page.offset,
         limit=page.count,
         with_teams=projection.includes("groups"),
     )
-    resources = [_dumped(identity, projection) for identity in found.identities]
+    resources = [projection.apply(dump_user(user)) for user in found.users]
     return list_response(resources, total=found.total, start_index=page.start_index)
 
 
@@ -75,10 +76,10 @@ def _search(args: Mapping[str, str]) -> Response:
 def get_user(scim_id: str) -> Response:
     """One user, active or a deactivated tombstone (Entra reads both)."""
     projection = projection_from(request.args, core_urn=USER_URN)
-    user, teams = provisioning.read_user(
+    user = provisioning.read_user(
         account=g.account, scim_id=scim_id, with_teams=projection.includes("groups")
     )
-    return scim_response(projection.apply(dump_user(user, teams=teams)))
+    return scim_response(projection.apply(dump_user(user)))
 
 
 @bp.post("/Users")
@@ -88,7 +89,7 @@ def create_user() -> Response:
     profile = load_user(request_json())
     identity = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
     # Created, restored or a tombstone: in no team (deactivation leaves every team).
-    body = projection.apply(dump_user(identity, teams=()))
+    body = projection.apply(dump_user(identity))
     return scim_response(body, 201, location=location(f"Users/{identity.id}"))
 
 
@@ -136,7 +137,7 @@ def _projection() -> Projection:
 def _dumped(identity: ScimIdentity, projection: Projection) -> dict[str, Any]:
     # Teams only when `groups` is wanted; the lookups above load them with the user.
     teams = identity.user.teams if projection.includes("groups") else ()
-    return projection.apply(dump_user(identity, teams=teams))
+    return projection.apply(dump_user(UserRecord.of(identity, teams)))
 
 
 def _one_role_list(operation: PatchOperation) -> PatchOperation:

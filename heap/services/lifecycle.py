@@ -91,41 +91,25 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
     )
 
 
-def with_users(query: Select[*Ts], *, with_teams: bool = False) -> Select[*Ts]:
-    """``query`` (of identities) joined to each identity's user and role and, ``with_teams``,
-    the user's teams, all loaded into the identities it returns, in the same statement.
-
-    The joins are written out, not left to ``joinedload``: an eager load through the
-    memberships table nests its join, ``LEFT JOIN (team_memberships JOIN teams)``, which SQLite
-    answers by materialising every membership of every team (4 ms of a 10 ms GET at 1,000
-    users); unnested, each step is an index lookup.
-    """
+def with_users(query: Select[*Ts]) -> Select[*Ts]:
+    """``query`` (of identities) joined to each identity's user and role, both loaded into the
+    identities it returns, in the same statement. (Reads that only show users select plain
+    columns instead: ``services.records``.)"""
     # Outer: a deactivated user has no role, and stays listed (with active: false).
     joined = query.join(User, User.id == ScimIdentity.user_id).outerjoin(
         Role, Role.id == User.role_id
     )
-    if not with_teams:
-        return joined.options(_USER_AND_ROLE)
-    return (
-        joined.outerjoin(TeamMembership, TeamMembership.user_id == User.id)
-        .outerjoin(Team, Team.id == TeamMembership.team_id)
-        .options(_USER_ROLE_AND_TEAMS)
-    )
+    return joined.options(_USER_AND_ROLE)
 
 
 # A user's teams, by name: after its own order, a query that loads teams sorts by this.
 TEAM_ORDER = (func.lower(Team.name), Team.id)
 
-# Loader options are immutable: built once, not per request. A user's role and teams are read
-# here to be shown (a role's name, a team's id and name): only those columns are fetched, as
-# every column costs on each row (the driver describes and converts each one).
+# Loader options are immutable: built once, not per request. A user's role is read here to be
+# shown (its name): only those columns are fetched, as every column costs on each row (the
+# driver describes and converts each one).
 _ROLE_SHOWN = (Role.id, Role.name)
-_TEAM_SHOWN = (Team.id, Team.scim_id, Team.name)
 _USER_AND_ROLE = contains_eager(ScimIdentity.user).contains_eager(User.role).load_only(*_ROLE_SHOWN)
-_USER_ROLE_AND_TEAMS = contains_eager(ScimIdentity.user).options(
-    contains_eager(User.role).load_only(*_ROLE_SHOWN),
-    contains_eager(User.teams).load_only(*_TEAM_SHOWN),
-)
 
 
 # The lookups every provisioning makes, built once with bound parameters.

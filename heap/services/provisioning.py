@@ -10,18 +10,18 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import Enum
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 
 from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
 from heap.extensions import db, execute_core
-from heap.models import Account, Role, ScimIdentity, Team, TeamMembership, User
-from heap.services import audit, lifecycle, roles
+from heap.models import Account, Role, ScimIdentity, User
+from heap.services import audit, lifecycle, records, roles
+from heap.services.records import UserRecord
 from heap.services.scim_settings import hold_access
 from heap.text import repaired, repaired_json, require_storable, storable
 from heap.transaction import Attempt, lock_account, unit_of_work
@@ -117,122 +117,28 @@ def sent_email(profile: IdpProfile) -> str | None:
     return next((e.value for e in candidates if lifecycle.is_email(e.value)), None)
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    """A SCIM User as shown: its identity's and its user's values, and its role's name.
-
-    Reads that only show a user build it from plain columns (``read_user``), without loading
-    three objects: the ORM's loading of an identity, its user and their role cost more than
-    the rest of a single-user GET together. What loaded the objects anyway (a write, a page
-    with teams) makes one from them (``of``).
-    """
-
-    id: str
-    user_name: str
-    external_id: str | None
-    idp_managed: bool
-    extra: Mapping[str, Any]
-    email: str
-    given_name: str
-    family_name: str
-    display_name: str | None
-    active: bool
-    # As ``ScimIdentity.heap_role_name``: the role's name, else (a tombstone) the IdP's last value.
-    heap_role_name: str | None
-    created_at: datetime
-    last_modified: datetime
-
-    @classmethod
-    def of(cls, identity: ScimIdentity) -> UserRecord:
-        user = identity.user
-        return cls(
-            id=identity.id,
-            user_name=identity.user_name,
-            external_id=identity.external_id,
-            idp_managed=identity.idp_managed,
-            extra=identity.extra or {},
-            email=user.email,
-            given_name=user.given_name,
-            family_name=user.family_name,
-            display_name=user.display_name,
-            active=user.is_active,
-            heap_role_name=identity.heap_role_name,
-            created_at=identity.created_at,
-            last_modified=identity.last_modified,
-        )
-
-
-class TeamShown(NamedTuple):
-    """A team as a User resource's ``groups`` shows it."""
-
-    scim_id: str
-    name: str
-
-
-def read_user(
-    *, account: Account, scim_id: str, with_teams: bool = False
-) -> tuple[UserRecord, list[TeamShown]]:
-    """The account's user with this SCIM id as shown, and (``with_teams``) its teams by name:
-    what ``get_identity`` loads, in plain columns and the same one statement."""
+def read_user(*, account: Account, scim_id: str, with_teams: bool = False) -> UserRecord:
+    """The account's user with this SCIM id as shown (``with_teams``: with its teams by name):
+    what ``get_identity`` loads, as plain columns, in one statement."""
     rows: Sequence[Row[Any]] = ()
     if len(scim_id) <= MAX_SCIM_ID and storable(scim_id):
-        query = _USER_RECORD_WITH_TEAMS if with_teams else _USER_RECORD
+        query = _RECORD_WITH_TEAMS if with_teams else _RECORD
         rows = execute_core(query, {"scim_id": scim_id, "account_id": account.id}).all()
     if not rows:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
-    row = rows[0]
-    record = UserRecord(
-        id=row.id,
-        user_name=row.user_name,
-        external_id=row.external_id,
-        idp_managed=row.idp_managed,
-        extra=row.extra or {},
-        email=row.email,
-        given_name=row.given_name,
-        family_name=row.family_name,
-        display_name=row.display_name,
-        active=row.deactivated_at is None,
-        heap_role_name=row.role_name if row.role_name is not None else row.idp_role,
-        created_at=row.created_at,
-        last_modified=max(row.updated_at, row.user_updated_at),
-    )
-    if not with_teams:
-        return record, []
-    # One row per team (one row of NULLs for none), in the teams' order.
-    teams = [TeamShown(r.team_id, r.team_name) for r in rows if r.team_id is not None]
-    return record, teams
+    return records.records(rows, with_teams=with_teams)[0]
 
 
-# Built once; the account in the WHERE, as ``get_identity`` compares it.
-_USER_RECORD = (
-    select(
-        ScimIdentity.id,
-        ScimIdentity.user_name,
-        ScimIdentity.external_id,
-        ScimIdentity.idp_managed,
-        ScimIdentity.idp_role,
-        ScimIdentity.extra,
-        ScimIdentity.created_at,
-        ScimIdentity.updated_at,
-        User.email,
-        User.given_name,
-        User.family_name,
-        User.display_name,
-        User.deactivated_at,
-        User.updated_at.label("user_updated_at"),
-        Role.name.label("role_name"),
+def _record_by_id(*, with_teams: bool) -> Select[Any]:
+    # The account in the WHERE, as ``get_identity`` compares it.
+    query = records.select_records(with_teams=with_teams).where(
+        ScimIdentity.id == bindparam("scim_id"), ScimIdentity.account_id == bindparam("account_id")
     )
-    .join(User, User.id == ScimIdentity.user_id)
-    .outerjoin(Role, Role.id == User.role_id)
-    .where(ScimIdentity.id == bindparam("scim_id"))
-    .where(ScimIdentity.account_id == bindparam("account_id"))
-)
-_USER_RECORD_WITH_TEAMS = (
-    _USER_RECORD.add_columns(Team.scim_id.label("team_id"), Team.name.label("team_name"))
-    .outerjoin(TeamMembership, TeamMembership.user_id == User.id)
-    .outerjoin(Team, Team.id == TeamMembership.team_id)
-    .order_by(*lifecycle.TEAM_ORDER)
-)
+    return query.order_by(*lifecycle.TEAM_ORDER) if with_teams else query
+
+
+_RECORD = _record_by_id(with_teams=False)
+_RECORD_WITH_TEAMS = _record_by_id(with_teams=True)
 
 
 def get_identity(*, account: Account, scim_id: str, lock: bool = False) -> ScimIdentity:
@@ -259,7 +165,7 @@ def get_identity(*, account: Account, scim_id: str, lock: bool = False) -> ScimI
 
 
 _IDENTITY_BY_ID = lifecycle.with_users(
-    select(ScimIdentity).where(ScimIdentity.id == bindparam("scim_id")), with_teams=False
+    select(ScimIdentity).where(ScimIdentity.id == bindparam("scim_id"))
 )
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import ColumnElement, Select, func, select
 from heap import policy
 from heap.actors import Actor
 from heap.errors import AlreadyExists, Invalid, NotFound
-from heap.extensions import db
+from heap.extensions import db, execute_core
 from heap.models import Account, Role, ScimIdentity, User
-from heap.services import audit, lifecycle, roles
+from heap.services import audit, lifecycle, records, roles
+from heap.services.records import UserRecord
 from heap.transaction import Attempt, lock_account, unit_of_work
 
 Ts = TypeVarTuple("Ts")
@@ -37,20 +38,20 @@ def get(*, account: Account, user_id: int, field: str = "userId", lock: bool = F
 
 
 @dataclass(frozen=True)
-class IdentityPage:
+class UserPage:
     total: int
-    identities: Sequence[ScimIdentity]
+    users: Sequence[UserRecord]
 
 
-def page_identities(
+def page_users(
     *,
     account: Account,
     where: ColumnElement[bool] | None = None,
     offset: int = 0,
     limit: int | None = None,
     with_teams: bool = False,
-) -> IdentityPage:
-    """One page of the account's SCIM identities (active or not), oldest first, and the total.
+) -> UserPage:
+    """One page of the account's SCIM users (active or not) as shown, oldest first, and the total.
 
     ``where`` is a condition on ``ScimIdentity``, ``User`` and the user's ``Role`` (a SCIM filter
     compiled by the door); it only narrows this account's identities. The order (created, id) is
@@ -58,7 +59,8 @@ def page_identities(
 
     One statement, whatever the page size: the page's ids are picked in a subquery, on
     (account_id, created_at, id) and only joining users and roles when the filter needs them;
-    the rows with their users, roles and (``with_teams``) teams are joined to it, and the total
+    the rows with their users, roles and (``with_teams``) teams are joined to it as plain columns
+    (``records``: loading a page of objects cost more than everything else), and the total
     rides along as an uncorrelated subquery, counted once. (A window count over the picked rows
     kept every matching row to count them: at 100,000 users it spilled to disk and tripled
     the first page.)
@@ -69,7 +71,7 @@ def page_identities(
     if where is not None:
         picked = _joined_users(picked).where(where)
     if limit == 0:
-        return IdentityPage(total=_count(picked), identities=())
+        return UserPage(total=_count(picked), users=())
     page = (
         picked.order_by(ScimIdentity.created_at, ScimIdentity.id)
         .offset(offset)
@@ -77,14 +79,16 @@ def page_identities(
         .subquery()
     )
     counted = _counted(picked).scalar_subquery().label("total")
-    query = lifecycle.with_users(
-        select(ScimIdentity, counted).join(page, page.c.id == ScimIdentity.id),
-        with_teams=with_teams,
-    ).order_by(page.c.created_at, page.c.id, *(lifecycle.TEAM_ORDER if with_teams else ()))
-    rows = db.session.execute(query).unique().all()
+    query = (
+        records.select_records(with_teams=with_teams)
+        .add_columns(counted)
+        .join(page, page.c.id == ScimIdentity.id)
+        .order_by(page.c.created_at, page.c.id, *(lifecycle.TEAM_ORDER if with_teams else ()))
+    )
+    rows = execute_core(query).all()
     # A page past the end carries no total: counted on its own then (an empty first page: 0).
     total = rows[0].total if rows else (_count(picked) if offset else 0)
-    return IdentityPage(total=total, identities=[row[0] for row in rows])
+    return UserPage(total=total, users=records.records(rows, with_teams=with_teams))
 
 
 def _joined_users(query: Select[*Ts]) -> Select[*Ts]:

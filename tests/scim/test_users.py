@@ -20,7 +20,9 @@ from heap.actors import Operator
 from heap.extensions import db
 from heap.models import Account, AuditEvent, ScimIdentity, TeamMembership, User
 from heap.services import lifecycle
+from heap.services.records import UserRecord
 from scim.constants import MAX_COUNT
+from scim.user_resource import dump_user
 from tests.conftest import json_of
 from tests.factories import (
     AccountFactory,
@@ -543,8 +545,8 @@ def test_teams_are_returned_as_read_only_groups(idp: Idp) -> None:
 
 
 def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
-    """GET /Users/{id} reads plain columns; the list and the writes' answers dump loaded objects.
-    One document either way, for every kind of user."""
+    """Reads show users from plain columns (GET /Users/{id}, the list); a write's answer dumps
+    the objects it loaded. One document either way, for every kind of user."""
     entra = {
         **okta_user("ada@okta.local", heapRole="Admin"),
         ENTERPRISE_URN: {"department": "Data", "manager": {"value": "m-1"}},
@@ -575,6 +577,8 @@ def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
         {"attributes": "userName,groups,meta"},
     ]
     for resource in listed:
+        identity = identity_of(resource["id"])
+        assert resource == dump_user(UserRecord.of(identity, identity.user.teams))
         for projection in projections:
             single = json_of(idp.call("GET", f"/Users/{resource['id']}", query_string=projection))
             found = idp.call(

@@ -70,12 +70,12 @@ def test_last_modified_is_the_later_row_in_python_and_in_sql(
     # Standalone: no join to users in the enclosing query.
     alone = select(ScimIdentity.last_modified).where(ScimIdentity.id == scim_id)
     assert db.session.scalar(alone) == expected
-    # As the SCIM filter uses it: inside page_identities, which joins users itself.
+    # As the SCIM filter uses it: inside page_users, which joins users itself.
     for moment, found in ((expected, False), (EARLY.replace(year=2023), True)):
-        page = users.page_identities(
+        page = users.page_users(
             account=account, where=ScimIdentity.last_modified.expression > moment
         )
-        assert (scim_id in {i.id for i in page.identities}) is found, moment
+        assert (scim_id in {user.id for user in page.users}) is found, moment
 
 
 def test_heap_role_name_of_an_active_user_is_its_role(app: Flask) -> None:
