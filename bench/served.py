@@ -495,10 +495,12 @@ def _created(app: Flask, run: str) -> int:
 
 
 def _check_created(app: Flask, run: str, before: int, post: Figure, rounds: int) -> None:
-    """Each counted POST made one user; a request in flight at a run's end, or one whose answer
-    was lost to a socket error, may have made one more."""
+    """Each counted POST made one user; a request in flight at a run's end (the warm-up's too:
+    it may commit after ``before`` was counted), or one whose answer was lost to a socket
+    error, may have made one more."""
     made = _created(app, run) - before
-    if not post.requests <= made <= post.requests + post.connections * rounds + post.unanswered:
+    in_flight = post.connections * (rounds + 1)
+    if not post.requests <= made <= post.requests + in_flight + post.unanswered:
         raise SystemExit(
             f"bench: {post.requests} POSTs ({post.unanswered} unanswered) created {made} users"
         )
