@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import contains_eager, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningInsert
 
 from heap import policy
 from heap.actors import Actor
@@ -28,6 +29,7 @@ from heap.models import (
     Team,
     TeamMembership,
     User,
+    VerifiedDomain,
     new_uuid,
     utcnow,
 )
@@ -152,32 +154,44 @@ class Claims:
 
 def claims_on(*, account: Account, email: str, user_name: str | None = None) -> Claims:
     """What ``holder_in_account`` and provisioning decide on, in one round trip, not three."""
-    domain = domains.email_domain(email)
-    row = execute_core(
-        _CLAIMS,
-        {
-            "email": email.strip(),
-            "domains": domains.parents(domain) if domain else [],
-            "account_id": account.id,
-            "user_name": user_name,
-        },
-    ).one()
+    row = execute_core(_CLAIMS, _claim_parameters(account, email, user_name)).one()
     return Claims(row.holder_id, row.holder_account_id, row.domain_owner_id, row.user_name_taken)
 
 
+def _claim_parameters(account: Account, email: str, user_name: str | None) -> dict[str, Any]:
+    domain = domains.email_domain(email)
+    return {
+        "email": email.strip(),
+        "domains": domains.parents(domain) if domain else [],
+        "account_id": account.id,
+        "user_name": user_name,
+    }
+
+
 _ACTIVE_HOLDER = _ACTIVE_BY_EMAIL.order_by(None).limit(1)
+_WITH_USER_NAME = select(ScimIdentity.id).where(
+    ScimIdentity.account_id == bindparam("account_id"),
+    func.lower(ScimIdentity.user_name) == func.lower(bindparam("user_name")),
+)
 # One row of scalar subqueries, each an index lookup; built once.
 _CLAIMS = select(
     _ACTIVE_HOLDER.with_only_columns(User.id).scalar_subquery().label("holder_id"),
     _ACTIVE_HOLDER.with_only_columns(User.account_id).scalar_subquery().label("holder_account_id"),
     domains.OWNER.scalar_subquery().label("domain_owner_id"),
-    select(ScimIdentity.id)
+    _WITH_USER_NAME.exists().label("user_name_taken"),
+)
+# The same parameters, as the condition that nobody claims anything (``create_user`` with
+# ``unclaimed_only``): no active holder anywhere, no domain another account verified (any of
+# them, where ``domain_owner_id`` names one), no identity of this account with the userName.
+_UNCLAIMED = and_(
+    ~_ACTIVE_HOLDER.with_only_columns(User.id).exists(),
+    ~select(VerifiedDomain.id)
     .where(
-        ScimIdentity.account_id == bindparam("account_id"),
-        func.lower(ScimIdentity.user_name) == func.lower(bindparam("user_name")),
+        VerifiedDomain.domain.in_(bindparam("domains", expanding=True)),
+        VerifiedDomain.account_id != bindparam("account_id"),
     )
-    .exists()
-    .label("user_name_taken"),
+    .exists(),
+    ~_WITH_USER_NAME.exists(),
 )
 
 
@@ -226,9 +240,14 @@ def create_user(
     identity: Mapping[str, Any] | None = None,
     details: dict[str, Any] | None = None,
     reason: str | None = None,
+    unclaimed_only: bool = False,
 ) -> User:
     """A new user with an identity, and the audit event ``action`` saying who added them (with
     ``details`` and ``reason``), inserted now and complete; without a role, born deactivated.
+
+    ``unclaimed_only``: only if nobody claims the address or the userName (what ``claims_on``
+    reads), checked by the insert itself; else nothing is written and ``Claimed`` is raised. A
+    caller that expects a new person (Okta's create) so spares the read before the insert.
 
     ``identity``: the SCIM identity's columns beyond its id and ``userName`` (what the IdP sent).
     Inserts on the tables, not the ORM's unit of work: creating is Okta's most frequent write,
@@ -268,14 +287,22 @@ def create_user(
     # Named as ``audit.user_target`` names a user: by SCIM id and email, both known already.
     target = audit.Target("user", identity_row["id"], email)
     event = audit.event(account.id, actor, action, target, details=details, reason=reason)
+    claims = _claim_parameters(account, email, user_name) if unclaimed_only else {}
+    user_parameters = {f"user_{name}": value for name, value in user_row.items()}
     if db.session.get_bind().dialect.name == "postgresql":
-        parameters = {f"user_{name}": value for name, value in user_row.items()}
+        parameters = {**claims, **user_parameters}
         parameters.update({f"identity_{name}": value for name, value in identity_row.items()})
         parameters.update({f"event_{name}": value for name, value in event.items()})
-        user_id = execute_core(_INSERT_ALL, parameters).scalar_one()
+        all_rows = _INSERT_ALL_UNCLAIMED if unclaimed_only else _INSERT_ALL
+        user_id = execute_core(all_rows, parameters).scalar_one_or_none()
+        if user_id is None:
+            raise Claimed
         audit.note_written([event])
     else:
-        user_id = execute_core(_INSERT_USER, user_row).scalar_one()
+        user_row_only = _INSERT_USER_UNCLAIMED if unclaimed_only else _INSERT_USER
+        user_id = execute_core(user_row_only, {**claims, **user_parameters}).scalar_one_or_none()
+        if user_id is None:
+            raise Claimed
         execute_core(_INSERT_IDENTITY, {**identity_row, "user_id": user_id})
         audit.record_all([event])
     user = _as_loaded(User(id=user_id, **user_row))
@@ -291,8 +318,12 @@ def create_user(
 _USERS = User.metadata.tables[User.__tablename__]
 _IDENTITIES = ScimIdentity.metadata.tables[ScimIdentity.__tablename__]
 _EVENTS = AuditEvent.metadata.tables[AuditEvent.__tablename__]
-_INSERT_USER = insert(_USERS).returning(_USERS.c.id)
 _INSERT_IDENTITY = insert(_IDENTITIES)
+
+
+class Claimed(Exception):
+    """``create_user(unclaimed_only=True)`` found the address or the userName claimed: nothing
+    was written. Never reaches a door: its caller reads the claims and decides."""
 
 
 def _bound(table: Table, prefix: str, *, generated: str | None = "id") -> dict[str, Any]:
@@ -308,10 +339,20 @@ def _bound(table: Table, prefix: str, *, generated: str | None = "id") -> dict[s
     }
 
 
-def _insert_all() -> Select[int]:
+def _insert_user(*, unclaimed_only: bool) -> ReturningInsert[tuple[int]]:
+    """The user's row, ``RETURNING id``; with ``unclaimed_only``, none if anyone claims it."""
+    user = _bound(_USERS, "user_")
+    row = select(*user.values())
+    if unclaimed_only:
+        row = row.where(_UNCLAIMED)
+    return insert(_USERS).from_select(list(user), row).returning(_USERS.c.id)
+
+
+def _insert_all(*, unclaimed_only: bool) -> Select[tuple[int]]:
     """PostgreSQL's create in one statement: the user, its identity holding the user's new id,
-    and the event, as data-modifying CTEs (each runs whether or not the query reads it)."""
-    new_user = insert(_USERS).values(_bound(_USERS, "user_")).returning(_USERS.c.id).cte("new_user")
+    and the event, as data-modifying CTEs (each runs whether or not the query reads it). The
+    identity and the event are selected from the new user: no user, no identity and no event."""
+    new_user = _insert_user(unclaimed_only=unclaimed_only).cte("new_user")
     identity = _bound(_IDENTITIES, "identity_", generated=None)  # its id is ours
     identity["user_id"] = new_user.c.id
     new_identity = (
@@ -319,11 +360,19 @@ def _insert_all() -> Select[int]:
         .from_select(list(identity), select(*identity.values()))
         .cte("new_identity")
     )
-    new_event = insert(_EVENTS).values(_bound(_EVENTS, "event_")).cte("new_event")
+    event = _bound(_EVENTS, "event_")
+    new_event = (
+        insert(_EVENTS)
+        .from_select(list(event), select(*event.values()).select_from(new_user))
+        .cte("new_event")
+    )
     return select(new_user.c.id).add_cte(new_identity, new_event)
 
 
-_INSERT_ALL = _insert_all()
+_INSERT_USER = _insert_user(unclaimed_only=False)
+_INSERT_USER_UNCLAIMED = _insert_user(unclaimed_only=True)
+_INSERT_ALL = _insert_all(unclaimed_only=False)
+_INSERT_ALL_UNCLAIMED = _insert_all(unclaimed_only=True)
 
 
 def _as_loaded(instance: T) -> T:

@@ -182,8 +182,10 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         policy.ensure_may_add_or_remove_teammates(account, actor)
         _clean_user_name(profile.user_name)
         email = email_for(profile)
-        # Who holds the address and the userName, in one statement: for a new person (nearly
-        # every POST) that is all there is to read before the inserts.
+        created = _create_if_unclaimed(account, actor, profile, email)
+        if created is not None:
+            return created
+        # Who holds the address and the userName, in one statement.
         claims = lifecycle.claims_on(account=account, email=email, user_name=profile.user_name)
         identity = None
         if claims.user_name_taken:
@@ -211,25 +213,9 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
         # Checked even for an inactive profile, so a later activation cannot trip over it.
         role = _idp_role(account, role_value)
-        details: dict[str, Any]
-        if active:
-            details, reason = {"role": role.name}, None
-        else:
-            details, reason = {"active": False}, _PROVISIONED_INACTIVE
+        details, reason = _provisioned(active, role)
         if identity is None:
-            user_columns, identity_columns = _profile_columns(profile, email)
-            user = lifecycle.create_user(
-                account=account,
-                actor=actor,
-                action="user.provision",
-                role=role if active else None,
-                user_name=identity_columns.pop("user_name"),
-                identity={**identity_columns, "idp_role": role_value},
-                details=details,
-                reason=reason,
-                **user_columns,
-            )
-            identity = user.scim_identity
+            identity = _create(account, actor, profile, email, role_value, role)
         else:
             user = identity.user
             if active:
@@ -239,6 +225,59 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
             action = "user.restore" if active else "user.update"
             lifecycle.record(account, actor, action, user, details=details, reason=reason)
     return identity
+
+
+def _create_if_unclaimed(
+    account: Account, actor: Actor, profile: IdpProfile, email: str
+) -> ScimIdentity | None:
+    """The new person nearly every POST is, created with no read first: the insert itself checks
+    that nobody claims the address or the userName (``lifecycle.create_user``).
+
+    None, with nothing written, when anyone does or the profile would be refused: ``provision``
+    then reads the claims and restores or refuses, in its own order (a taken userName is 409
+    even when the Heap Role is unknown too).
+    """
+    try:
+        role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
+        role = _idp_role(account, role_value)
+        return _create(account, actor, profile, email, role_value, role, unclaimed_only=True)
+    except (Invalid, lifecycle.Claimed):
+        return None
+
+
+def _create(
+    account: Account,
+    actor: Actor,
+    profile: IdpProfile,
+    email: str,
+    role_value: str | None,
+    role: Role,
+    *,
+    unclaimed_only: bool = False,
+) -> ScimIdentity:
+    active = profile.active is not False
+    details, reason = _provisioned(active, role)
+    user_columns, identity_columns = _profile_columns(profile, email)
+    user = lifecycle.create_user(
+        account=account,
+        actor=actor,
+        action="user.provision",
+        role=role if active else None,
+        user_name=identity_columns.pop("user_name"),
+        identity={**identity_columns, "idp_role": role_value},
+        details=details,
+        reason=reason,
+        unclaimed_only=unclaimed_only,
+        **user_columns,
+    )
+    return user.scim_identity
+
+
+def _provisioned(active: bool, role: Role) -> tuple[dict[str, Any], str | None]:
+    """The audit details and reason of a provisioning (a creation or a restore)."""
+    if active:
+        return {"role": role.name}, None
+    return {"active": False}, _PROVISIONED_INACTIVE
 
 
 def modify(

@@ -252,13 +252,14 @@ def test_okta_create_is_one_transaction(app: Flask, idp: Idp) -> None:
     # Each row is written once, complete: no INSERT followed by an UPDATE of the same row.
     assert sorted(trace.tables_written) == ["audit_events", "scim_identities", "users"]
     assert all(s.upper().startswith(("INSERT", "WITH")) for s in trace.writes), trace.writes
-    # Before them, the reads: the token and account, held for the write (``hold_access``), and
-    # who claims the address and the userName (``lifecycle.claims_on``). SQLite takes its write
-    # lock in the unit of work, not when authenticating, and asks there whether another
-    # connection committed since (its data_version), so as to read the token again only then.
-    # PostgreSQL writes the three rows in one statement (``lifecycle.create_user``).
+    # Before them, one read: the token and account, held for the write (``hold_access``). Who
+    # claims the address and the userName is checked by the user's insert itself
+    # (``lifecycle.create_user(unclaimed_only=True)``). SQLite takes its write lock in the unit
+    # of work, not when authenticating, and asks there whether another connection committed
+    # since (its data_version), so as to read the token again only then. PostgreSQL writes the
+    # three rows in one statement.
     postgresql = db.engine.dialect.name == "postgresql"
-    reads, writes = (2, 1) if postgresql else (3, 3)
+    reads, writes = (1, 1) if postgresql else (2, 3)
     assert len(trace.writes) == writes, trace.writes
     assert len(trace.statements) == reads + writes, trace.statements
 

@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from heap.actors import Operator
 from heap.extensions import db
@@ -316,6 +316,29 @@ def test_second_post_for_an_active_user_is_409_uniqueness(idp: Idp) -> None:
         "links to existing users found by userName; re-run the import to link it.",
         "uniqueness",
     )
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [{"heapRole": "No Such Role"}, {"externalId": "x" * 256}, {"active": False}],
+    ids=["unknown role", "overlong externalId", "inactive"],
+)
+def test_a_taken_user_name_is_409_whatever_else_is_wrong(idp: Idp, refusal: dict[str, Any]) -> None:
+    """A create first tries to insert with no read (nearly every POST is a new person); when the
+    userName is taken, the answer is the one a read first would give, and nothing is written
+    but the refusal's audit event."""
+    first = json_of(idp.call("POST", "/Users", OKTA_CREATE))
+    events = db.session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    response = idp.call("POST", "/Users", okta_user("TEST.USER@okta.local", **refusal))
+    assert response.status_code == 409, json_of(response)
+    assert json_of(response)["detail"].startswith(
+        f"TEST.USER@okta.local is already a user of this Heap account (id {first['id']})."
+    )
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
+    refused = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert refused is not None and refused.outcome == "refused"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events + 1
 
 
 def test_email_held_in_another_organisation_is_409_with_what_to_do(idp: Idp) -> None:
