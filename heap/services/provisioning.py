@@ -182,6 +182,7 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         policy.ensure_may_add_or_remove_teammates(account, actor)
         _clean_user_name(profile.user_name)
         email = email_for(profile)
+        # Nearly every POST is a new person: inserted first, if nobody claims anything.
         created = _create_if_unclaimed(account, actor, profile, email)
         if created is not None:
             return created

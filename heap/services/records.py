@@ -67,7 +67,7 @@ class TeamShown(NamedTuple):
     name: str
 
 
-COLUMNS = (
+_COLUMNS = (
     ScimIdentity.id,
     ScimIdentity.user_name,
     ScimIdentity.external_id,
@@ -88,9 +88,9 @@ _TEAM_COLUMNS = (Team.scim_id.label("team_id"), Team.name.label("team_name"))
 
 
 def select_records(*, with_teams: bool) -> Select[Any]:
-    """``COLUMNS`` of identities joined to their users and roles; with ``with_teams``, one row
-    per team of the user (one for none), which the caller orders by ``lifecycle.TEAM_ORDER``
-    after its own order. The caller adds the WHERE.
+    """What a ``UserRecord`` is built from: identities joined to their users and roles; with
+    ``with_teams``, one row per team of the user (one for none), which the caller orders by
+    ``lifecycle.TEAM_ORDER`` after its own order. The caller adds the WHERE.
 
     The joins are written out flat: nested, ``LEFT JOIN (team_memberships JOIN teams)`` (as an
     eager load through the memberships table writes it), SQLite answers by materialising every
@@ -98,7 +98,7 @@ def select_records(*, with_teams: bool) -> Select[Any]:
     lookup.
     """
     query = (
-        select(*COLUMNS)
+        select(*_COLUMNS)
         .select_from(ScimIdentity)
         .join(User, User.id == ScimIdentity.user_id)
         .outerjoin(Role, Role.id == User.role_id)

@@ -279,7 +279,7 @@ def hold_access(*, account: Account, actor: Actor) -> None:
     ).first()
     if row is None or row.revoked_at is not None:
         raise Unauthenticated(_REVOKED)
-    _account_of(row)
+    _account_of(row)  # ``account`` itself, read afresh, with its default role
     policy.ensure_idp_may_act(account)
 
 
