@@ -27,11 +27,17 @@ RATE_LIMIT = "1000000000 per minute"
 PUBLIC_BASE_URL = "http://127.0.0.1:5000"
 
 
+# Seeding inserts up to 100,000 rows in one statement: on a slow machine that outlasted the
+# 5 s a request's statement may take (the served app keeps its own default).
+SEED_STATEMENT_TIMEOUT = 600.0
+
+
 def make_app(url: str, secret: str) -> Flask:
     """The app on ``url``, migrated to head; quiet logs, as it only seeds and counts in-process."""
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,
+            "DATABASE_STATEMENT_TIMEOUT": SEED_STATEMENT_TIMEOUT,
             "SECRET_KEY": secret,
             "SCIM_RATE_LIMIT": RATE_LIMIT,
             "GRAPHQL_RATE_LIMIT": RATE_LIMIT,
