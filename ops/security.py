@@ -53,8 +53,8 @@ class NoCookieSession(SessionInterface):
 
     Both doors authenticate every request by its bearer token and keep nothing in a cookie, so
     there is no cookie for another site to ride on (no CSRF surface). Flask's default interface
-    still built a signing serializer for every request, to find no cookie: 4% of a single-user
-    GET here. ``flask.session`` is a ``NullSession``, which refuses writes.
+    still built a signing serializer for every request, to find no cookie: 5% of a single-user
+    GET here (SQLite, in-process). ``flask.session`` is a ``NullSession``, which refuses writes.
     """
 
     def open_session(self, app: Flask, request: Request) -> None:

@@ -135,7 +135,7 @@ def _projection() -> Projection:
 
 
 def _dumped(identity: ScimIdentity, projection: Projection) -> dict[str, Any]:
-    # Teams only when `groups` is wanted; the lookups above load them with the user.
+    # Teams only when `groups` is wanted; ``provisioning.modify(with_teams=)`` loaded them.
     teams = identity.user.teams if projection.includes("groups") else ()
     return projection.apply(dump_user(UserRecord.of(identity, teams)))
 

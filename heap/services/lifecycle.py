@@ -93,25 +93,8 @@ def lock_user_rows(query: Select[ScimIdentity]) -> Select[ScimIdentity]:
     )
 
 
-def with_users(query: Select[*Ts]) -> Select[*Ts]:
-    """``query`` (of identities) joined to each identity's user and role, both loaded into the
-    identities it returns, in the same statement. (Reads that only show users select plain
-    columns instead: ``services.records``.)"""
-    # Outer: a deactivated user has no role, and stays listed (with active: false).
-    joined = query.join(User, User.id == ScimIdentity.user_id).outerjoin(
-        Role, Role.id == User.role_id
-    )
-    return joined.options(_USER_AND_ROLE)
-
-
 # A user's teams, by name: after its own order, a query that loads teams sorts by this.
 TEAM_ORDER = (func.lower(Team.name), Team.id)
-
-# Loader options are immutable: built once, not per request. A user's role is read here to be
-# shown (its name): only those columns are fetched, as every column costs on each row (the
-# driver describes and converts each one).
-_ROLE_SHOWN = (Role.id, Role.name)
-_USER_AND_ROLE = contains_eager(ScimIdentity.user).contains_eager(User.role).load_only(*_ROLE_SHOWN)
 
 
 # The lookups every provisioning makes, built once with bound parameters.
@@ -253,8 +236,8 @@ def create_user(
     Inserts on the tables, not the ORM's unit of work: creating is Okta's most frequent write,
     and the flush's bookkeeping cost more than the inserts themselves (3 rows and a commit:
     1.15 ms through the flush, 0.55 ms as table inserts, on SQLite here). On PostgreSQL the
-    three rows are one statement (``_INSERT_ALL``), 2 of a create's 6 round trips fewer; SQLite
-    has no INSERT inside WITH, so there they are three. The objects returned are built from the
+    three rows are one statement (``_insert_all``); SQLite has no INSERT inside WITH, so there they
+    are three. The objects returned are built from the
     values inserted and join the session as if just loaded, so the caller reads them (the
     answer) with no SELECT.
     """

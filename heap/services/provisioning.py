@@ -141,32 +141,23 @@ _RECORD = _record_by_id(with_teams=False)
 _RECORD_WITH_TEAMS = _record_by_id(with_teams=True)
 
 
-def get_identity(*, account: Account, scim_id: str, lock: bool = False) -> ScimIdentity:
-    """The account's identity with this SCIM id, its user and role in one statement, as objects
-    to change (a read that only shows the user is ``read_user``); with ``lock``, the identity and
-    its user are read afresh and locked until the transaction ends (after the account:
-    ``hold_access``)."""
+def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
+    """The account's identity with this SCIM id and its user, to change: read afresh and locked
+    until the transaction ends (after the account: ``hold_access``), in one statement. (A read
+    that only shows the user is ``read_user``.)"""
     # An id no identity could have (too long, unstorable text) is simply unknown; PostgreSQL
     # would refuse to even compare a NUL-bearing string.
-    plausible = len(scim_id) <= MAX_SCIM_ID and storable(scim_id)
     identity = None
-    if plausible and lock:
+    if len(scim_id) <= MAX_SCIM_ID and storable(scim_id):
         # The account in the WHERE: another account's rows are never locked, not even briefly.
         query = select(ScimIdentity).where(
             ScimIdentity.id == scim_id, ScimIdentity.account_id == account.id
         )
         identity = db.session.scalars(lifecycle.lock_user_rows(query)).unique().one_or_none()
-    elif plausible:
-        identity = db.session.scalars(_IDENTITY_BY_ID, {"scim_id": scim_id}).one_or_none()
     lifecycle.known_both_ways(identity)
-    if identity is None or identity.account_id != account.id:
+    if identity is None:
         raise NotFound(f"No user with id {scim_id!r}.", field="id")
     return identity
-
-
-_IDENTITY_BY_ID = lifecycle.with_users(
-    select(ScimIdentity).where(ScimIdentity.id == bindparam("scim_id"))
-)
 
 
 def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIdentity:
@@ -216,7 +207,7 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         role = _idp_role(account, role_value)
         details, reason = _provisioned(active, role)
         if identity is None:
-            identity = _create(account, actor, profile, email, role_value, role)
+            identity = _creation(account, actor, profile, email, role_value, role)()
         else:
             user = identity.user
             if active:
@@ -240,38 +231,49 @@ def _create_if_unclaimed(
     """
     try:
         role_value = None if profile.heap_role is UNSET else _clean_role_value(profile.heap_role)
-        role = _idp_role(account, role_value)
-        return _create(account, actor, profile, email, role_value, role, unclaimed_only=True)
-    except (Invalid, lifecycle.Claimed):
+        create = _creation(
+            account, actor, profile, email, role_value, _idp_role(account, role_value)
+        )
+    except Invalid:
+        return None
+    # Apart from the checks above: a refusal caught here would leave the rows written so far.
+    try:
+        return create(unclaimed_only=True)
+    except lifecycle.Claimed:
         return None
 
 
-def _create(
+def _creation(
     account: Account,
     actor: Actor,
     profile: IdpProfile,
     email: str,
     role_value: str | None,
     role: Role,
-    *,
-    unclaimed_only: bool = False,
-) -> ScimIdentity:
+) -> Callable[..., ScimIdentity]:
+    """The profile checked and cleaned now (``Invalid`` if it can't be stored); the call returned
+    inserts the user (``lifecycle.create_user``'s keywords, such as ``unclaimed_only``)."""
     active = profile.active is not False
     details, reason = _provisioned(active, role)
     user_columns, identity_columns = _profile_columns(profile, email)
-    user = lifecycle.create_user(
-        account=account,
-        actor=actor,
-        action="user.provision",
-        role=role if active else None,
-        user_name=identity_columns.pop("user_name"),
-        identity={**identity_columns, "idp_role": role_value},
-        details=details,
-        reason=reason,
-        unclaimed_only=unclaimed_only,
-        **user_columns,
-    )
-    return user.scim_identity
+    user_name = identity_columns.pop("user_name")
+
+    def create(**options: Any) -> ScimIdentity:
+        user = lifecycle.create_user(
+            account=account,
+            actor=actor,
+            action="user.provision",
+            role=role if active else None,
+            user_name=user_name,
+            identity={**identity_columns, "idp_role": role_value},
+            details=details,
+            reason=reason,
+            **user_columns,
+            **options,
+        )
+        return user.scim_identity
+
+    return create
 
 
 def _provisioned(active: bool, role: Role) -> tuple[dict[str, Any], str | None]:
@@ -354,7 +356,7 @@ def _changing(account: Account, actor: Actor, action: str, scim_id: str) -> Iter
     with unit_of_work(attempt):
         hold_access(account=account, actor=actor)
         policy.ensure_may_add_or_remove_teammates(account, actor)
-        identity = get_identity(account=account, scim_id=scim_id, lock=True)
+        identity = get_identity(account=account, scim_id=scim_id)
         attempt.aim(audit.user_target(identity.user))
         yield identity
 

@@ -259,7 +259,7 @@ def test_provision_creates_with_the_default_role(app: Flask) -> None:
         ),
     )
     db.session.expire_all()
-    identity = provisioning.get_identity(account=account, scim_id=identity.id)
+    identity = db.session.get_one(ScimIdentity, identity.id)
     user = identity.user
     assert (user.email, role_name(user), user.display_name, user.full_name) == (
         "dee@example.com",
@@ -464,7 +464,7 @@ def test_update_role_follows_only_changes_of_the_idp_value(app: Flask) -> None:
     assert current_role() == "Admin"
     put("")  # cleared: back to the default role
     assert current_role() == "Analyst"
-    assert provisioning.get_identity(account=account, scim_id=identity.id).idp_role is None
+    assert db.session.get_one(ScimIdentity, identity.id).idp_role is None
     with pytest.raises(Invalid) as raised:
         put("Boss")
     assert raised.value.field == "heapRole"
@@ -524,7 +524,7 @@ def test_update_changes_username_and_email_in_place(app: Flask) -> None:
         profile=_profile("k.new@example.com", given_name="Kay"),
     )
     db.session.expire_all()
-    changed = provisioning.get_identity(account=account, scim_id=identity.id)
+    changed = db.session.get_one(ScimIdentity, identity.id)
     assert (changed.user_name, changed.user.email, changed.user.given_name) == (
         "k.new@example.com",
         "k.new@example.com",
@@ -554,7 +554,7 @@ def test_update_refuses_a_taken_email_or_username(app: Flask) -> None:
     with pytest.raises(NotFound):
         idp_replaces(account=account, actor=idp, scim_id="nope", profile=_profile("n@example.com"))
     db.session.expire_all()
-    unchanged = provisioning.get_identity(account=account, scim_id=identity.id)
+    unchanged = db.session.get_one(ScimIdentity, identity.id)
     assert (unchanged.user_name, unchanged.user.email) == ("k@example.com", "k@example.com")
 
 
@@ -601,7 +601,7 @@ def test_deactivate_is_idempotent_and_keeps_the_identity(app: Flask) -> None:
     idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     idp_deactivates(account=account, actor=idp, scim_id=identity.id)
     db.session.expire_all()
-    kept = provisioning.get_identity(account=account, scim_id=identity.id)
+    kept = db.session.get_one(ScimIdentity, identity.id)
     assert not kept.user.is_active
     assert member_ids(team) == set()
     assert len(events(account, "user.deactivate")) == 1
