@@ -236,10 +236,9 @@ def create_user(
     Inserts on the tables, not the ORM's unit of work: creating is Okta's most frequent write,
     and the flush's bookkeeping cost more than the inserts themselves (3 rows and a commit:
     1.15 ms through the flush, 0.55 ms as table inserts, on SQLite here). On PostgreSQL the
-    three rows are one statement (``_insert_all``); SQLite has no INSERT inside WITH, so there they
-    are three. The objects returned are built from the
-    values inserted and join the session as if just loaded, so the caller reads them (the
-    answer) with no SELECT.
+    three rows are one statement (``_insert_all``); SQLite has no INSERT inside WITH, so there
+    they are three. The objects returned are built from the values inserted and join the
+    session as if just loaded, so the caller reads them (the answer) with no SELECT.
     """
     now = utcnow()
     user_row = {
