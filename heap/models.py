@@ -269,7 +269,12 @@ class ScimIdentity(Base):
         would make Okta's read-modify-write PUT echo it back as the IdP's own word.
         """
         role = self.user.role
-        return role.name if role is not None else self.idp_role
+        return self.shown_role(None if role is None else role.name, self.idp_role)
+
+    @staticmethod
+    def shown_role(role_name: str | None, idp_role: str | None) -> str | None:
+        """``heap_role_name`` from plain values: the user's role's name, else ``idp_role``."""
+        return role_name if role_name is not None else idp_role
 
     def __repr__(self) -> str:
         return f"<ScimIdentity {self.id} {self.user_name!r}>"

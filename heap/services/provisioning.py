@@ -252,13 +252,13 @@ def _creation(
     role: Role,
 ) -> Callable[..., ScimIdentity]:
     """The profile checked and cleaned now (``Invalid`` if it can't be stored); the call returned
-    inserts the user (``lifecycle.create_user``'s keywords, such as ``unclaimed_only``)."""
+    inserts the user (``unclaimed_only``: as ``lifecycle.create_user`` takes it)."""
     active = profile.active is not False
     details, reason = _provisioned(active, role)
     user_columns, identity_columns = _profile_columns(profile, email)
     user_name = identity_columns.pop("user_name")
 
-    def create(**options: Any) -> ScimIdentity:
+    def create(*, unclaimed_only: bool = False) -> ScimIdentity:
         user = lifecycle.create_user(
             account=account,
             actor=actor,
@@ -268,8 +268,8 @@ def _creation(
             identity={**identity_columns, "idp_role": role_value},
             details=details,
             reason=reason,
+            unclaimed_only=unclaimed_only,
             **user_columns,
-            **options,
         )
         return user.scim_identity
 

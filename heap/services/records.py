@@ -33,7 +33,7 @@ class UserRecord:
     family_name: str
     display_name: str | None
     active: bool
-    # As ``ScimIdentity.heap_role_name``: the role's name, else (a tombstone) the IdP's last value.
+    # ``ScimIdentity.heap_role_name``: the role's name, else (a tombstone) the IdP's last value.
     heap_role_name: str | None
     created_at: datetime
     last_modified: datetime
@@ -136,7 +136,7 @@ def _record(row: Row[Any], teams: Sequence[TeamShown]) -> UserRecord:
         family_name=row.family_name,
         display_name=row.display_name,
         active=row.deactivated_at is None,
-        heap_role_name=row.role_name if row.role_name is not None else row.idp_role,
+        heap_role_name=ScimIdentity.shown_role(row.role_name, row.idp_role),
         created_at=row.created_at,
         last_modified=max(row.updated_at, row.user_updated_at),
         teams=teams,
