@@ -87,10 +87,9 @@ def create_user() -> Response:
     """Provision a user, or restore this account's deactivated one with that userName."""
     projection = _projection()
     profile = load_user(request_json())
-    identity = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
-    # Created, restored or a tombstone: in no team (deactivation leaves every team).
-    body = projection.apply(dump_user(identity))
-    return scim_response(body, 201, location=location(f"Users/{identity.id}"))
+    user = provisioning.provision(account=g.account, actor=g.actor, profile=profile)
+    body = projection.apply(dump_user(user))
+    return scim_response(body, 201, location=location(f"Users/{user.id}"))
 
 
 @bp.put("/Users/<scim_id>")

@@ -160,8 +160,9 @@ def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
     return identity
 
 
-def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIdentity:
-    """Create a user, or restore this account's deactivated user with that ``userName``.
+def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> UserRecord:
+    """Create a user, or restore this account's deactivated user with that ``userName``; the
+    user as the answer shows it (in no team: a restore left every team at its deactivation).
 
     Restoring keeps the SCIM ``id``, so a re-POST after a deactivation (Okta's reassign flow)
     never trips over Heap's own tombstone. A profile sent with ``active: false`` creates (or
@@ -207,21 +208,20 @@ def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> ScimIde
         role = _idp_role(account, role_value)
         details, reason = _provisioned(active, role)
         if identity is None:
-            identity = _creation(account, actor, profile, email, role_value, role)()
-        else:
-            user = identity.user
-            if active:
-                lifecycle.reactivate(user, role)
-            identity.idp_role = role_value
-            _apply_profile(identity, profile, email)
-            action = "user.restore" if active else "user.update"
-            lifecycle.record(account, actor, action, user, details=details, reason=reason)
-    return identity
+            return _creation(account, actor, profile, email, role_value, role)().record()
+        user = identity.user
+        if active:
+            lifecycle.reactivate(user, role)
+        identity.idp_role = role_value
+        _apply_profile(identity, profile, email)
+        action = "user.restore" if active else "user.update"
+        lifecycle.record(account, actor, action, user, details=details, reason=reason)
+    return UserRecord.of(identity)
 
 
 def _create_if_unclaimed(
     account: Account, actor: Actor, profile: IdpProfile, email: str
-) -> ScimIdentity | None:
+) -> UserRecord | None:
     """The new person nearly every POST is, created with no read first: the insert itself checks
     that nobody claims the address or the userName (``lifecycle.create_user``).
 
@@ -238,7 +238,7 @@ def _create_if_unclaimed(
         return None
     # Apart from the checks above: a refusal caught here would leave the rows written so far.
     try:
-        return create(unclaimed_only=True)
+        return create(unclaimed_only=True).record()
     except lifecycle.Claimed:
         return None
 
@@ -250,7 +250,7 @@ def _creation(
     email: str,
     role_value: str | None,
     role: Role,
-) -> Callable[..., ScimIdentity]:
+) -> Callable[..., lifecycle.NewUser]:
     """The profile checked and cleaned now (``Invalid`` if it can't be stored); the call returned
     inserts the user (``unclaimed_only``: as ``lifecycle.create_user`` takes it)."""
     active = profile.active is not False
@@ -258,8 +258,8 @@ def _creation(
     user_columns, identity_columns = _profile_columns(profile, email)
     user_name = identity_columns.pop("user_name")
 
-    def create(*, unclaimed_only: bool = False) -> ScimIdentity:
-        user = lifecycle.create_user(
+    def create(*, unclaimed_only: bool = False) -> lifecycle.NewUser:
+        return lifecycle.create_user(
             account=account,
             actor=actor,
             action="user.provision",
@@ -271,7 +271,6 @@ def _creation(
             unclaimed_only=unclaimed_only,
             **user_columns,
         )
-        return user.scim_identity
 
     return create
 

@@ -156,7 +156,7 @@ def invite(
                 given_name=given,
                 family_name=family,
                 details=details,
-            )
+            ).loaded()
         else:
             user = identity.user
             lifecycle.reactivate(user, role)

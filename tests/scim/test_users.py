@@ -590,7 +590,7 @@ def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
         email="grace@okta.local",
         role=role(idp.account, "Analyst"),
         user_name="grace@okta.local",
-    ).scim_identity
+    ).identity_columns
     db.session.commit()
     listed = json_of(idp.call("GET", "/Users", query_string={"count": 10}))["Resources"]
     assert len(listed) == 4
@@ -614,7 +614,37 @@ def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
     assert by_id[ada.id][ENTERPRISE_URN]["department"] == "Data"
     assert by_id[gone["id"]]["active"] is False
     assert by_id[gone["id"]][HEAP_URN] == {"heapRole": "Analyst"}
-    assert by_id[invited.id]["name"] == {"givenName": "grace", "familyName": "-"}
+    assert by_id[invited["id"]]["name"] == {"givenName": "grace", "familyName": "-"}
+
+
+def test_a_create_answers_with_what_the_next_read_shows(idp: Idp) -> None:
+    """Okta's create answers from the values it inserted, with no object loaded and no read
+    back; a restore answers from the objects it changed. Either way, the document the next GET
+    reads: the role shown (the default, one named, a tombstone's), extensions and timestamps."""
+    entra = {
+        **okta_user("ada@okta.local", heapRole="Admin"),
+        ENTERPRISE_URN: {"department": "Data", "manager": {"value": "m-1"}},
+        "nickName": "Ada",
+    }
+    bare = {"schemas": [USER_URN], "userName": "bo@okta.local"}
+    restored = okta_user("gone@okta.local", heapRole="Architect")
+    gone = json_of(idp.call("POST", "/Users", okta_user("gone@okta.local")))
+    idp.call("PATCH", f"/Users/{gone['id']}", OKTA_DEACTIVATE)
+    bodies = [
+        okta_user(),
+        entra,
+        bare,
+        okta_user("off@okta.local", heapRole="Consumer", active=False),
+        okta_user("off-too@okta.local", active=False),
+        restored,
+    ]
+    for body in bodies:
+        created = idp.call("POST", "/Users", body)
+        assert created.status_code == 201, created.get_data(as_text=True)
+        answer = json_of(created)
+        assert answer == json_of(idp.call("GET", f"/Users/{answer['id']}")), body["userName"]
+    assert answer["id"] == gone["id"]
+    assert answer[HEAP_URN] == {"heapRole": "Architect"}
 
 
 # ---- replace ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from heap.extensions import db
 from heap.models import Account, AuditEvent, Plan, ScimIdentity, ScimToken, Team, User, utcnow
 from heap.services import accounts, lifecycle, provisioning, scim_settings, teams, users
 from heap.services.provisioning import IdpProfile
+from heap.services.records import UserRecord
 from tests.conftest import json_of
 from tests.factories import TeamFactory, UserFactory, role, role_name, scim_account
 from tests.services.helpers import OPERATOR, idp_deactivates
@@ -61,7 +62,8 @@ def test_a_role_change_racing_a_deactivation_never_leaves_a_deactivated_admin(
     identity = provisioning.provision(
         account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
     )
-    scim_id, user_id, account_id = identity.id, identity.user_id, account.id
+    scim_id, account_id = identity.id, account.id
+    user_id = db.session.get_one(ScimIdentity, scim_id).user_id
 
     def promote() -> Any:
         mine = db.session.get_one(Account, account_id)
@@ -107,7 +109,8 @@ def test_a_deactivation_racing_a_role_change_makes_the_change_refused(app: Flask
     identity = provisioning.provision(
         account=account, actor=_idp(token_id), profile=_profile("kim@example.com")
     )
-    scim_id, user_id, account_id = identity.id, identity.user_id, account.id
+    scim_id, account_id = identity.id, account.id
+    user_id = db.session.get_one(ScimIdentity, scim_id).user_id
 
     def deactivate() -> Any:
         mine = db.session.get_one(Account, account_id)
@@ -194,7 +197,7 @@ def test_a_write_in_flight_when_scim_is_disabled_commits_before_the_disable(
     # The disable waited for the write in flight: the write committed first, then SCIM went off.
     assert raced.blocked_in.startswith(ACCOUNT_LOCK)
     assert raced.events == [*WAITED, (SECOND, "commit")]
-    assert isinstance(raced.results[FIRST], ScimIdentity)
+    assert isinstance(raced.results[FIRST], UserRecord)
     assert isinstance(raced.results[SECOND], Account)
     assert len(access_locks) == 1, access_locks
     db.session.expire_all()
@@ -430,7 +433,8 @@ def test_a_teammate_deactivated_while_their_change_waited_is_signed_out(app: Fla
         actor=_idp(token_id),
         profile=_profile("leaving@example.com", heap_role="Admin"),
     )
-    scim_id, leaving_id, account_id = leaving.id, leaving.user_id, account.id
+    scim_id, account_id = leaving.id, account.id
+    leaving_id = db.session.get_one(ScimIdentity, scim_id).user_id
 
     def idp_deactivates_them() -> Any:
         mine = db.session.get_one(Account, account_id)

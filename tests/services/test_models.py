@@ -104,7 +104,7 @@ def test_a_tombstone_shows_the_role_its_reactivation_restores(app: Flask, sent: 
         scim_id=identity.id,
         profile=IdpProfile(user_name="k@example.com", active=True),
     )
-    restored = reload(User, identity.user_id)
+    restored = reload(ScimIdentity, identity.id).user
     assert role_name(restored) == (shown or "Analyst")
 
 

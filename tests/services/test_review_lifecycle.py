@@ -33,7 +33,7 @@ def test_provisioning_an_inactive_profile_creates_a_tombstone(app: Flask) -> Non
     profile = IdpProfile(user_name="k@example.com", active=False, heap_role="Architect")
     role(account, "Architect")
     identity = provisioning.provision(account=account, actor=idp_of(account), profile=profile)
-    user = reload(User, identity.user_id)
+    user = reload(ScimIdentity, identity.id).user
     assert (user.is_active, user.role, user.email) == (False, None, "k@example.com")
     assert reload(ScimIdentity, identity.id).idp_role == "Architect"
     [event] = events(account, "user.provision")
@@ -45,7 +45,7 @@ def test_provisioning_an_inactive_profile_creates_a_tombstone(app: Flask) -> Non
         scim_id=identity.id,
         profile=IdpProfile(user_name="k@example.com", active=True),
     )
-    assert role_name(reload(User, identity.user_id)) == "Architect"
+    assert role_name(reload(ScimIdentity, identity.id).user) == "Architect"
 
 
 def test_an_inactive_profile_for_a_teammate_heap_has_is_refused(app: Flask) -> None:
@@ -70,7 +70,7 @@ def test_reposting_an_inactive_profile_onto_a_tombstone_keeps_it_deactivated(app
     again = IdpProfile(user_name="k@x.io", given_name="Kay", active=False)
     restored = provisioning.provision(account=account, actor=idp, profile=again)
     assert restored.id == identity.id
-    user = reload(User, identity.user_id)
+    user = reload(ScimIdentity, identity.id).user
     assert (user.is_active, user.role, user.given_name) == (False, None, "Kay")
     assert events(account, "user.restore") == []
 
@@ -88,7 +88,7 @@ def test_an_update_without_active_keeps_the_user_deactivated(app: Flask) -> None
     put = IdpProfile(user_name="k@x.io", given_name="Kay")
     assert put.active is None
     idp_replaces(account=account, actor=idp, scim_id=identity.id, profile=put)
-    user = reload(User, identity.user_id)
+    user = reload(ScimIdentity, identity.id).user
     assert (user.is_active, user.given_name) == (False, "Kay")
     assert events(account, "user.reactivate") == []
 
@@ -102,7 +102,7 @@ def test_an_update_without_active_keeps_the_user_active(app: Flask) -> None:
     idp_replaces(
         account=account, actor=idp, scim_id=identity.id, profile=IdpProfile(user_name="k@x.io")
     )
-    assert reload(User, identity.user_id).is_active is True
+    assert reload(ScimIdentity, identity.id).user.is_active is True
 
 
 # ---- the address the IdP sent (item 9) -------------------------------------------------------
