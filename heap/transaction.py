@@ -116,7 +116,7 @@ def _commit_keeping_state() -> None:
     """Commit without expiring what the transaction loaded and wrote.
 
     The caller (a door) answers with what it just wrote: expired, each object would be read
-    back with one SELECT per row and relationship (four after a SCIM create). Only this commit
+    back with one SELECT per row and relationship (four after a SCIM restore). Only this commit
     keeps its state. Whatever a later unit of work in the same session decides on is read
     under its own lock (``lock_account``, ``hold_access``, ``lock_user_rows``), which reloads
     the rows it locks; a plain ``session.get`` of an object still in the session may answer

@@ -296,7 +296,7 @@ class NewUser:
     """A user ``create_user`` inserted: its id and the values of its two rows, as written."""
 
     user_id: int
-    columns: Mapping[str, Any]
+    user_columns: Mapping[str, Any]
     identity_columns: Mapping[str, Any]
     role: Role | None
 
@@ -305,7 +305,7 @@ class NewUser:
         with it. Objects made only to be shown cost that request 6% (served on SQLite here, 398
         creates a second with them, 422 without: their instrumented constructors, ``session.add``
         and the attributes set as loaded)."""
-        user, identity = self.columns, self.identity_columns
+        user, identity = self.user_columns, self.identity_columns
         return UserRecord(
             id=identity["id"],
             user_name=identity["user_name"],
@@ -325,8 +325,9 @@ class NewUser:
         )
 
     def loaded(self) -> User:
-        """The user, its identity and role as objects in the session, as if just read from it."""
-        user = _as_loaded(User(id=self.user_id, **self.columns))
+        """The user, its identity and role as objects in the session, as if just read from it
+        (once: a second call would add a second object for the same rows)."""
+        user = _as_loaded(User(id=self.user_id, **self.user_columns))
         scim_identity = _as_loaded(ScimIdentity(user_id=self.user_id, **self.identity_columns))
         set_committed_value(user, "role", self.role)
         set_committed_value(user, "teams", [])

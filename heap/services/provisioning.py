@@ -162,7 +162,8 @@ def get_identity(*, account: Account, scim_id: str) -> ScimIdentity:
 
 def provision(*, account: Account, actor: Actor, profile: IdpProfile) -> UserRecord:
     """Create a user, or restore this account's deactivated user with that ``userName``; the
-    user as the answer shows it (in no team: a restore left every team at its deactivation).
+    user as the answer shows it (in no team: a restore left every team at its deactivation). A
+    record, not objects: a create has made none, and showing is all its caller does.
 
     Restoring keeps the SCIM ``id``, so a re-POST after a deactivation (Okta's reassign flow)
     never trips over Heap's own tombstone. A profile sent with ``active: false`` creates (or

@@ -4,7 +4,8 @@ The ORM's loading of an identity, its user and their role (and teams) cost more 
 a single-user GET together, and a page multiplies it by its size. Reads that only show users
 (GET /Users/{id}, the /Users pages and filters) select the columns below and build
 ``UserRecord``s; what loaded the objects anyway (a write's answer) makes one from them
-(``UserRecord.of``).
+(``UserRecord.of``), and a create, which has none, from the values it inserted
+(``lifecycle.NewUser.record``).
 """
 
 from __future__ import annotations

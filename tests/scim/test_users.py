@@ -568,8 +568,8 @@ def test_teams_are_returned_as_read_only_groups(idp: Idp) -> None:
 
 
 def test_a_single_user_read_shows_what_every_other_read_shows(idp: Idp) -> None:
-    """Reads show users from plain columns (GET /Users/{id}, the list); a write's answer dumps
-    the objects it loaded. One document either way, for every kind of user."""
+    """Reads show users from plain columns (GET /Users/{id}, the list); a write that loaded
+    objects answers from them. One document either way, for every kind of user."""
     entra = {
         **okta_user("ada@okta.local", heapRole="Admin"),
         ENTERPRISE_URN: {"department": "Data", "manager": {"value": "m-1"}},
@@ -638,13 +638,16 @@ def test_a_create_answers_with_what_the_next_read_shows(idp: Idp) -> None:
         okta_user("off-too@okta.local", active=False),
         restored,
     ]
+    answers = []
     for body in bodies:
         created = idp.call("POST", "/Users", body)
         assert created.status_code == 201, created.get_data(as_text=True)
-        answer = json_of(created)
-        assert answer == json_of(idp.call("GET", f"/Users/{answer['id']}")), body["userName"]
-    assert answer["id"] == gone["id"]
-    assert answer[HEAP_URN] == {"heapRole": "Architect"}
+        answers.append(json_of(created))
+        assert answers[-1] == json_of(idp.call("GET", f"/Users/{answers[-1]['id']}"))
+    by_user_name = {answer["userName"]: answer for answer in answers}
+    assert by_user_name["gone@okta.local"]["id"] == gone["id"]
+    assert by_user_name["gone@okta.local"][HEAP_URN] == {"heapRole": "Architect"}
+    assert by_user_name["off@okta.local"][HEAP_URN] == {"heapRole": "Consumer"}
 
 
 # ---- replace ------------------------------------------------------------------------------------

@@ -230,11 +230,12 @@ def test_change_role_of_a_deactivated_teammate_is_invalid(app: Flask) -> None:
     idp = idp_of(account)
     identity = provisioning.provision(account=account, actor=idp, profile=_profile("c@example.com"))
     idp_deactivates(account=account, actor=idp, scim_id=identity.id)
+    user_id = reload(ScimIdentity, identity.id).user_id
     with pytest.raises(Invalid):
         users.change_role(
             account=account,
             actor=OPERATOR,
-            user_id=reload(ScimIdentity, identity.id).user_id,
+            user_id=user_id,
             role_id=role(account, "Admin").id,
         )
 
