@@ -5,8 +5,9 @@ On PostgreSQL (a database of its own, dropped afterwards) one account grows from
 team, as a pushed Okta "Everyone" group makes it. At each size, through the Flask test client
 (the whole request path, no network), each request is timed BENCH_REPEAT times, its SQL is
 captured (statements, each one's time) and its peak Python memory measured (tracemalloc). A
-request whose fastest run grows more than FLAT times is NOT flat: its slowest statement, and the one
-whose time grew most, get EXPLAIN (ANALYZE, BUFFERS), so the fix (an index, a query) is plain.
+request whose fastest run grows more than FLAT times (a first /Users page: GROWTH_ALLOWED) is NOT
+flat: its slowest statement, and the one whose time grew most, get EXPLAIN (ANALYZE, BUFFERS),
+so the fix (an index, a query) is plain.
 """
 
 from __future__ import annotations
@@ -35,8 +36,15 @@ from heap.extensions import db
 SMALL, LARGE = 1_000, 100_000
 SMALL_TEAMS, LARGE_TEAMS = 100, 10_000
 CHANGE = 100  # members a group PATCH adds, then removes
-FLAT = 1.5  # 100k median within this factor of the 1k median counts as flat
+FLAT = 1.5  # the fastest run at 100k within this factor of the fastest at 1k counts as flat
 DEEP_PAGE_TARGET = 3.0  # the issue's bound: startIndex=99,901 within 3x of startIndex=1
+# A first /Users page may grow more than FLAT, not more than this. It carries totalResults, an
+# exact count of the account's identities, which grows with them whatever the index: 8-9 ms at
+# 100,000 counted off ix_scim_identities_account_id (1.5x the first page at 1,000), 18 ms
+# reading the table as before that index (2.5x here; that fails). Only a count kept per account
+# would be flat, and every create of the account would then queue on its one row. Past FLAT,
+# its plans are shown all the same.
+GROWTH_ALLOWED = {"list_first": 2.0}
 WARM = 12  # runs of each request before timing it (see _measure)
 OUTSIDERS = range(900_000, 900_000 + CHANGE)  # users in no team: the ones PATCHes add
 
@@ -302,9 +310,10 @@ def _report(
         "",
         f"In-process (Flask test client), {WARM} warm-up runs, then fastest / median of the "
         f"timed runs. Flat: the fastest run at {LARGE:,} within {FLAT}x of the fastest at "
-        f"{SMALL:,} (the fastest is the run other processes disturbed least); deep pages: within "
-        f"{DEEP_PAGE_TARGET}x of the first page at the same size. SQL statements and peak "
-        "Python memory per request (tracemalloc): at 1,000 / at 100,000.",
+        f"{SMALL:,} (the fastest is the run other processes disturbed least); a first /Users "
+        f"page, within {GROWTH_ALLOWED['list_first']}x (its totalResults counts every user); "
+        f"deep pages: within {DEEP_PAGE_TARGET}x of the first page at the same size. SQL "
+        "statements and peak Python memory per request (tracemalloc): at 1,000 / at 100,000.",
         "",
         f"| request | {SMALL:,}: ms min / median | {LARGE:,}: ms min / median | x (min) "
         "| SQL statements | peak KiB | verdict |",
@@ -317,8 +326,12 @@ def _report(
         if before is not None:
             growth = sample.min_ms / before.min_ms
             memory = sample.peak_kib / before.peak_kib if before.peak_kib else 1.0
-            flat = growth <= FLAT
-            verdict = "flat" if flat else f"**NOT flat** ({growth:.1f}x)"
+            allowed = GROWTH_ALLOWED.get(key, FLAT)
+            flat = growth <= allowed
+            if flat and growth > FLAT:
+                verdict = f"{growth:.2f}x: within the {allowed}x a first page may grow (its count)"
+            else:
+                verdict = "flat" if flat else f"**NOT flat** ({growth:.1f}x)"
             if memory > FLAT:
                 verdict += f"; memory grows {memory:.1f}x"
         else:
@@ -327,7 +340,7 @@ def _report(
             flat = growth <= DEEP_PAGE_TARGET
             verdict = f"{growth:.1f}x the first page" + ("" if flat else " (**NOT within 3x**)")
         lines.append(_row(labels[key], before, sample, verdict))
-        if not flat:
+        if not flat or (before is not None and growth > FLAT):
             group = next(g for g in cases if any(case.key == key for case in g))
             at = [case.key for case in group].index(key)
             for case in group[:at]:  # the state this request met when it was measured

@@ -218,8 +218,12 @@ class ScimIdentity(Base):
     __tablename__ = "scim_identities"
     __table_args__ = (
         Index("ix_scim_identities_account_id_external_id", "account_id", "external_id"),
-        # GET /Users pages identities in this order: a page and its total come off the index.
+        # GET /Users pages identities in this order: a page comes off the index.
         Index("ix_scim_identities_account_id_created_at_id", "account_id", "created_at", "id"),
+        # A page's total (totalResults) counts the account's identities. Each index above
+        # holds a value of every row beside the account, so PostgreSQL read the table instead;
+        # the account alone, deduplicated (PostgreSQL 13+), is a twelfth of their size.
+        Index("ix_scim_identities_account_id", "account_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
