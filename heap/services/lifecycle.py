@@ -33,7 +33,7 @@ from heap.models import (
     new_uuid,
     utcnow,
 )
-from heap.services import audit, domains
+from heap.services import audit, domains, records
 from heap.services.records import UserRecord
 from heap.text import require_storable, storable
 
@@ -305,23 +305,19 @@ class NewUser:
         with it. Objects made only to be shown cost that request 6% (served on SQLite here, 398
         creates a second with them, 422 without: their instrumented constructors, ``session.add``
         and the attributes set as loaded)."""
-        user, identity = self.user_columns, self.identity_columns
-        return UserRecord(
-            id=identity["id"],
-            user_name=identity["user_name"],
-            external_id=identity["external_id"],
-            idp_managed=identity["idp_managed"],
-            extra=identity["extra"] or {},
-            email=user["email"],
-            given_name=user["given_name"],
-            family_name=user["family_name"],
-            display_name=user["display_name"],
-            active=user["deactivated_at"] is None,
-            heap_role_name=ScimIdentity.shown_role(
-                None if self.role is None else self.role.name, identity["idp_role"]
-            ),
-            created_at=identity["created_at"],
-            last_modified=max(identity["updated_at"], user["updated_at"]),
+        user = self.user_columns
+        # Named as a read labels them: the identity's columns, and the user's that it shows.
+        return records.record(
+            {
+                **self.identity_columns,
+                "email": user["email"],
+                "given_name": user["given_name"],
+                "family_name": user["family_name"],
+                "display_name": user["display_name"],
+                "deactivated_at": user["deactivated_at"],
+                "user_updated_at": user["updated_at"],
+                "role_name": None if self.role is None else self.role.name,
+            }
         )
 
     def loaded(self) -> User:
